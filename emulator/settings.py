@@ -1,0 +1,67 @@
+"""Emulator settings: environment variables with prefix MMEMU_, defaults as ModelMesh's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "modelmesh-emulator"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MMEMU_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    """Address the gRPC and REST routers bind to."""
+
+    grpc_port: int = 8033
+    """KServe V2 gRPC inference port (ModelMesh `inferenceServicePort`)."""
+
+    rest_port: int = 8008
+    """KServe V2 REST port (ModelMesh's rest-proxy `REST_PROXY_LISTEN_PORT`); 0 picks a free port."""
+
+    rest_proxy_enabled: bool = True
+    """Serve REST on `rest_port` and advertise `pv:v2` for runtimes listing `grpc-v2` (`restProxy.enabled`)."""
+
+    namespace: str = "modelmesh-serving"
+    """Namespace given to objects whose manifest names none."""
+
+    launcher: Literal["auto", "process"] = "auto"
+    """How runtime instances run: `process` (local subprocesses) or `auto` (process until the docker launcher lands)."""
+
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    """Working directory: each emulator run keeps its runtime instances' `/models` dirs and logs under it."""
+
+    local_s3_root: Path = Path("sample_models/bucket")
+    """Stands in for S3 when a storage-config `s3` entry has no reachable endpoint: `<root>/<bucket>/<key>`."""
+
+    pvc_root: Path = Path("pvcs")
+    """Host directory holding one sub-directory per PersistentVolumeClaim name (`pvc` storage)."""
+
+    storage_secret_name: str = "storage-config"
+    """Name of the Secret whose keys are storage entries (`storageSecretName`)."""
+
+    load_on_apply: bool = True
+    """Load a model as soon as it is applied, as ModelMesh's `loadNow`; False loads on first request only."""
+
+    runtime_startup_timeout_s: float = 180.0
+    """How long a runtime instance may take to become ready (`MODEL_SERVICE_STARTUP_TIMEOUT_SECS`)."""
+
+    runtime_stop_grace_s: float = 90.0
+    """Grace period between SIGTERM and kill when stopping a runtime (`terminationGracePeriodSeconds`)."""
+
+    grpc_max_message_size: int = 16777216
+    """Largest gRPC message accepted on 8033 (`grpcMaxMessageSizeBytes`)."""
+
+    built_in_server_types: list[str] = ["triton", "mlserver", "ovms", "torchserve"]
+    """Accepted `builtInAdapter.serverType` values (`builtInServerTypes`)."""
+
+    load_failure_expiry_s: float = 900.0
+    """How long a failed load is remembered before a request retries it (`MM_LOAD_FAILURE_EXPIRY_TIME_MS`)."""
