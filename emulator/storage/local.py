@@ -1,0 +1,64 @@
+"""Providers backed by local directories: the S3 stand-in (no endpoint) and PersistentVolumeClaims."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..errors import StorageError
+from .puller import safe_relative_path
+
+__all__ = ["LocalBucketProvider", "PvcProvider", "copy_object_or_prefix"]
+
+
+def copy_object_or_prefix(source: Path, target: Path, *, link: bool = False) -> None:
+    """Copy a file, or a directory tree (a "prefix"), to `target`; with `link`, symlink instead."""
+    if not source.exists():
+        raise StorageError(f"no objects found for path '{source.name}'")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if link:
+        os.symlink(source, target)
+    elif source.is_dir():
+        shutil.copytree(source, target, symlinks=False)
+    else:
+        shutil.copyfile(source, target)
+
+
+class LocalBucketProvider:
+    """`type: s3` entries with no `endpoint_url`: the bucket is the directory `<root>/<bucket>`."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def fetch(self, entry: dict[str, Any], path: str, target: Path) -> None:
+        bucket = entry.get("bucket")
+        if not bucket:
+            raise StorageError("no bucket given (storage entry, storage.parameters or s3:// URI)")
+        bucket_dir = self.root / bucket
+        if not bucket_dir.is_dir():
+            raise StorageError(f"bucket {bucket!r} does not exist in the local S3 directory {self.root}")
+        source = bucket_dir / safe_relative_path(path)
+        if not source.exists():
+            raise StorageError(f"no objects found for path '{path}' in bucket {bucket!r}")
+        copy_object_or_prefix(source, target)
+
+
+class PvcProvider:
+    """`type: pvc` entries: claim `name` is the directory `<root>/<name>`; files are symlinked, not copied."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def fetch(self, entry: dict[str, Any], path: str, target: Path) -> None:
+        claim = entry.get("name")
+        if not claim:
+            raise StorageError("pvc storage entry has no 'name' (the PersistentVolumeClaim)")
+        claim_dir = self.root / safe_relative_path(claim, what="pvc name")
+        if not claim_dir.is_dir():
+            raise StorageError(f"PersistentVolumeClaim {claim!r} not found (no directory {claim_dir})")
+        source = claim_dir / safe_relative_path(path)
+        if not source.exists():
+            raise StorageError(f"no file found at '{path}' in PersistentVolumeClaim {claim!r}")
+        copy_object_or_prefix(source.resolve(), target, link=True)

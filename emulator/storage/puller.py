@@ -1,0 +1,106 @@
+"""Pull a model's files into `<models_dir>/<model_id>/`, atomically, as ModelMesh's embedded puller does."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from ..errors import StorageError, UnsupportedError
+from .resolve import ResolvedStorage
+
+__all__ = ["PulledModel", "Puller", "StorageProvider", "safe_relative_path"]
+
+
+@dataclass(frozen=True)
+class PulledModel:
+    model_path: Path
+    """`<models_dir>/<model_id>/<basename of the storage path>`."""
+    disk_size_bytes: int
+    schema_path: Path | None = None
+
+
+class StorageProvider(Protocol):
+    """Copies (or links) the object or prefix at `path` into `target`, which does not exist yet."""
+
+    def fetch(self, entry: dict[str, Any], path: str, target: Path) -> None: ...
+
+
+def safe_relative_path(path: str, *, what: str = "storage path") -> PurePosixPath:
+    """A storage path as a relative POSIX path; `..` components are refused (they would escape the target)."""
+    pure = PurePosixPath(path.lstrip("/"))
+    if any(part == ".." for part in pure.parts):
+        raise StorageError(f"{what} {path!r} escapes the model directory ('..' is not allowed)")
+    return pure
+
+
+class Puller:
+    def __init__(self, providers: dict[str, StorageProvider]):
+        self._providers = providers
+
+    async def pull(self, model_id: str, storage: ResolvedStorage, models_dir: Path) -> PulledModel:
+        return await asyncio.to_thread(self._pull, model_id, storage, models_dir)
+
+    def _pull(self, model_id: str, storage: ResolvedStorage, models_dir: Path) -> PulledModel:
+        provider = self._providers.get(storage.type)
+        if provider is None:
+            raise UnsupportedError(
+                f"storage type {storage.type!r} ({storage.describe()}) is not supported by the emulator "
+                f"(supported: {', '.join(sorted(self._providers))})"
+            )
+        model_dir = models_dir / safe_relative_path(model_id, what="model id").name
+        staging = Path(tempfile.mkdtemp(prefix=f".pull-{model_id}-", dir=models_dir))
+        try:
+            model_name = _local_name(storage.model_path)
+            self._fetch(provider, storage, storage.model_path, staging / model_name)
+            schema_name = None
+            if storage.schema_path:
+                schema_name = _local_name(storage.schema_path)
+                if schema_name == model_name:
+                    schema_name = "_schema.json"
+                self._fetch(provider, storage, storage.schema_path, staging / schema_name)
+            size = _disk_size(staging)
+            shutil.rmtree(model_dir, ignore_errors=True)
+            staging.rename(model_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return PulledModel(
+            model_path=model_dir / model_name,
+            disk_size_bytes=size,
+            schema_path=model_dir / schema_name if schema_name else None,
+        )
+
+    @staticmethod
+    def _fetch(provider: StorageProvider, storage: ResolvedStorage, path: str, target: Path) -> None:
+        safe_relative_path(path)
+        try:
+            provider.fetch(storage.entry, path, target)
+        except StorageError as exc:
+            raise StorageError(
+                f"Failed to pull model from storage due to error: {exc.message} ({storage.describe()})"
+            ) from None
+        except OSError as exc:
+            raise StorageError(
+                f"Failed to pull model from storage due to error: {exc.strerror or exc} ({storage.describe()})"
+            ) from None
+
+    @staticmethod
+    def remove(model_id: str, models_dir: Path) -> None:
+        shutil.rmtree(models_dir / safe_relative_path(model_id, what="model id").name, ignore_errors=True)
+
+
+def _local_name(path: str) -> str:
+    name = PurePosixPath(path.strip("/")).name
+    return name if name not in ("", ".") else "_model"
+
+
+def _disk_size(root: Path) -> int:
+    total = 0
+    for path in root.rglob("*"):
+        if path.is_file():  # follows symlinks, as the upstream puller does
+            total += path.stat().st_size
+    return total

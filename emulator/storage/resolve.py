@@ -1,0 +1,81 @@
+"""Turn a ModelKey plus the storage-config entries into one concrete storage entry (puller.go semantics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import StorageError
+from ..spec import StorageLocation
+
+__all__ = ["EMBEDDED_STORAGE_CONFIG", "ResolvedStorage", "resolve_storage"]
+
+# The quickstart's `localMinIO` entry without an endpoint: with no S3 endpoint the s3 provider reads the
+# bucket from the local S3 stand-in directory, so upstream InferenceService YAML works unchanged.
+EMBEDDED_STORAGE_CONFIG: dict[str, dict[str, Any]] = {
+    "localMinIO": {"type": "s3", "bucket": "modelmesh-example-models", "region": "us-south"},
+}
+
+
+@dataclass(frozen=True)
+class ResolvedStorage:
+    storage_key: str | None
+    entry: dict[str, Any]
+    model_path: str
+    schema_path: str | None
+
+    @property
+    def type(self) -> str:
+        return str(self.entry["type"])
+
+    def describe(self) -> str:
+        """Where the model comes from, for error messages; never includes credentials."""
+        parts = [f"storage key {self.storage_key!r}" if self.storage_key else "default storage"]
+        location = self.entry.get("bucket") or self.entry.get("name") or self.entry.get("url")
+        if location:
+            parts.append(f"{location}/{self.model_path}")
+        else:
+            parts.append(f"path {self.model_path!r}")
+        return ", ".join(parts)
+
+
+def resolve_storage(location: StorageLocation, config: dict[str, dict[str, Any]]) -> ResolvedStorage:
+    storage_key = location.storage_key
+    params = location.storage_params or {}
+    if storage_key is None:
+        default_name = f"default_{params['type']}" if "type" in params else "default"
+        entry = dict(config.get(default_name, {}))
+        if entry:
+            storage_key = default_name
+    else:
+        if storage_key not in config:
+            raise StorageError(
+                f"Did not find storage config for key {storage_key}: Storage secretKey not found: "
+                f"{storage_key} (keys: {', '.join(sorted(config)) or 'none'})"
+            )
+        entry = dict(config[storage_key])
+    if "default_bucket" in entry and "bucket" not in entry:
+        entry["bucket"] = entry["default_bucket"]
+    for dotted, value in params.items():
+        _set_dotted(entry, dotted, value)
+    if not entry.get("type"):
+        raise StorageError("Predictor Storage field missing")
+    return ResolvedStorage(
+        storage_key=storage_key,
+        entry=entry,
+        model_path=(location.path or "").lstrip("/"),
+        schema_path=location.schema_path.lstrip("/") if location.schema_path else None,
+    )
+
+
+def _set_dotted(entry: dict[str, Any], dotted: str, value: str) -> None:
+    *parents, leaf = dotted.split(".")
+    node = entry
+    for name in parents:
+        child = node.setdefault(name, {})
+        if not isinstance(child, dict):
+            raise StorageError(f"storage parameter {dotted!r} would overwrite a non-object value")
+        node = child
+    if leaf in node and not isinstance(node[leaf], str):
+        raise StorageError(f"storage parameter {dotted!r} may only overwrite a string value")
+    node[leaf] = value
