@@ -1,0 +1,79 @@
+"""The built-in adapter's configuration, derived from a ServingRuntime as ModelMesh's controller does (§1.3 d, §5.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import RuntimeStartError
+from ..spec import ServingRuntime
+from .base import DEFAULT_MODEL_SIZE
+
+__all__ = ["AdapterEnv", "adapter_env"]
+
+DEFAULT_MEM_BUFFER_BYTES = 268435456
+DEFAULT_LOAD_TIMEOUT_MS = 30000
+
+
+@dataclass(frozen=True)
+class AdapterEnv:
+    container_mem_req_bytes: int
+    mem_buffer_bytes: int
+    load_timeout_ms: int
+    loading_concurrency: int
+    limit_per_model_concurrency: int
+    default_model_size: int
+    runtime_version: str
+
+    @property
+    def capacity_bytes(self) -> int:
+        return self.container_mem_req_bytes - self.mem_buffer_bytes
+
+
+def adapter_env(runtime: ServingRuntime) -> AdapterEnv:
+    """Values of ADAPTER env vars: builtInAdapter fields, SR annotations, then `builtInAdapter.env` overrides."""
+    adapter = runtime.spec.built_in_adapter
+    server_type = adapter.server_type if adapter else None
+    container = next((c for c in runtime.spec.containers if c.name == server_type), runtime.spec.containers[0])
+    mem_request = container.memory_request_bytes or container.memory_limit_bytes
+    annotations = runtime.metadata.annotations
+    env: dict[str, str] = {
+        "MEM_BUFFER_BYTES": str(adapter.mem_buffer_bytes if adapter and adapter.mem_buffer_bytes is not None
+                                else DEFAULT_MEM_BUFFER_BYTES),
+        "LOADTIME_TIMEOUT": str(adapter.model_loading_timeout_millis
+                                if adapter and adapter.model_loading_timeout_millis is not None
+                                else DEFAULT_LOAD_TIMEOUT_MS),
+        "LOADING_CONCURRENCY": annotations.get("maxLoadingConcurrency", "1"),
+        "LIMIT_PER_MODEL_CONCURRENCY": annotations.get("perModelConcurrencyLimit", "0"),
+        "DEFAULT_MODELSIZE": str(DEFAULT_MODEL_SIZE),
+        "RUNTIME_VERSION": (container.image or "").partition(":")[2] or "v1",
+    }
+    if mem_request is not None:
+        env["CONTAINER_MEM_REQ_BYTES"] = str(mem_request)
+    for var in adapter.env if adapter else []:
+        if var.value is not None:
+            env[var.name] = var.value
+    name = runtime.metadata.name
+    if "CONTAINER_MEM_REQ_BYTES" not in env:
+        raise RuntimeStartError(
+            f"ServingRuntime {name!r}: container {container.name!r} has no resources.requests.memory; "
+            "the adapter needs it to compute model capacity (CONTAINER_MEM_REQ_BYTES)"
+        )
+    try:
+        values = {key: int(value) for key, value in env.items() if key != "RUNTIME_VERSION"}
+    except ValueError as exc:
+        raise RuntimeStartError(f"ServingRuntime {name!r}: invalid adapter setting: {exc}") from None
+    result = AdapterEnv(
+        container_mem_req_bytes=values["CONTAINER_MEM_REQ_BYTES"],
+        mem_buffer_bytes=values["MEM_BUFFER_BYTES"],
+        load_timeout_ms=values["LOADTIME_TIMEOUT"],
+        loading_concurrency=max(1, values["LOADING_CONCURRENCY"]),
+        limit_per_model_concurrency=values["LIMIT_PER_MODEL_CONCURRENCY"],
+        default_model_size=values["DEFAULT_MODELSIZE"],
+        runtime_version=env["RUNTIME_VERSION"],
+    )
+    if result.capacity_bytes <= 0:
+        raise RuntimeStartError(
+            f"ServingRuntime {name!r}: memory request {result.container_mem_req_bytes} bytes leaves no capacity "
+            f"after memBufferBytes {result.mem_buffer_bytes}"
+        )
+    return result
