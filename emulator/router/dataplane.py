@@ -1,0 +1,131 @@
+"""ModelMesh's request routing, transport-neutral: find the model id, make it servable, forward raw bytes.
+
+Model id resolution follows ModelMesh's dataplane config (`rpcConfigs` + `allowOtherRpcs`): the vmodel id is
+read from the request bytes for known methods, else from the `mm-vmodel-id` / `mm-model-id` headers.
+Forwarding strips `mm-*`, `grpc-*`, `content-type` and `user-agent` headers, adds `mm-model-id`, and
+rewrites the model-name field to the concrete id where the runtime asks for it (`idInjectionPath`).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+import grpc
+
+from ..errors import EmulatorError, InvalidArgumentError, UnsupportedError
+from ..model_state import ModelCopy
+from ..placement import Placement
+from .wire import read_string_field, replace_string_field
+
+__all__ = ["ID_EXTRACTION_PATHS", "STREAMING_METHODS", "DataPlane", "RuntimeCallError"]
+
+ID_EXTRACTION_PATHS: dict[str, tuple[int, ...]] = {
+    "inference.GRPCInferenceService/ModelInfer": (1,),
+    "inference.GRPCInferenceService/ModelMetadata": (1,),
+    "tensorflow.serving.PredictionService/Predict": (1, 1),
+    "org.pytorch.serve.grpc.inference.InferenceAPIsService/Predictions": (1,),
+}
+STREAMING_METHODS = frozenset({"inference.GRPCInferenceService/ModelStreamInfer"})
+_STRIPPED_PREFIXES = ("mm-", "grpc-", "tas-")
+_STRIPPED_HEADERS = frozenset({"content-type", "user-agent", "te"})
+Metadata = Sequence[tuple[str, str | bytes]]
+
+
+class RuntimeCallError(EmulatorError):
+    """The runtime answered with an error: passed through with its own code, ModelMesh-style description."""
+
+    def __init__(self, method: str, code: grpc.StatusCode, details: str):
+        super().__init__(f"{method}: {code.name}: {details}")
+        self.grpc_code = code
+        self.http_status = 0  # set by the REST router from the gRPC code
+
+
+class DataPlane:
+    def __init__(self, placement: Placement, namespace: str):
+        self._placement = placement
+        self._namespace = namespace
+
+    async def call(self, method: str, request: bytes, metadata: Metadata,
+                   timeout: float | None = None) -> bytes:
+        """Forward a unary call (`method` like `inference.GRPCInferenceService/ModelInfer`) and return the reply."""
+        if method.startswith("mmesh.ModelRuntime/"):
+            raise UnsupportedError(f"Method not found or not permitted: {method}")
+        copy = await self._resolve(method, request, metadata)
+        outgoing = _forward_metadata(metadata, copy.model_id)
+        for attempt in range(2):
+            payload = self._inject_id(method, request, copy)
+            try:
+                handle = copy.handle
+                assert handle is not None
+                return await handle.data_channel.unary_unary(f"/{method}")(
+                    payload, metadata=outgoing, timeout=timeout
+                )
+            except grpc.aio.AioRpcError as exc:
+                if attempt == 0 and _model_vanished(exc):
+                    self._placement.invalidate(copy)
+                    copy = await self._placement.route_concrete(copy.model_id)
+                    continue
+                raise RuntimeCallError(method, exc.code(), exc.details() or "") from None
+        raise AssertionError("unreachable")
+
+    async def _resolve(self, method: str, request: bytes, metadata: Metadata) -> ModelCopy:
+        path = ID_EXTRACTION_PATHS.get(method)
+        if path is not None:
+            vmodel_id = read_string_field(request, path)
+            if vmodel_id:
+                return await self._placement.route(vmodel_id, self._namespace)
+        headers = _model_headers(metadata)
+        model_ids, vmodel_ids = headers.get("mm-model-id", []), headers.get("mm-vmodel-id", [])
+        if model_ids and vmodel_ids:
+            raise InvalidArgumentError("must include only one of model id and vmodel id")
+        if vmodel_ids:
+            if not vmodel_ids[0]:
+                raise InvalidArgumentError("provided vmodel-id header must be non-empty")
+            return await self._placement.route(vmodel_ids[0], self._namespace)
+        if model_ids:
+            if not model_ids[0]:
+                raise InvalidArgumentError("must provide non-empty modelId")
+            return await self._placement.route_concrete(model_ids[0])
+        raise InvalidArgumentError("must include mm-model-id header")
+
+    @staticmethod
+    def _inject_id(method: str, request: bytes, copy: ModelCopy) -> bytes:
+        assert copy.handle is not None
+        path = copy.handle.status.method_infos.get(method)
+        if path:
+            return replace_string_field(request, path, copy.model_id)
+        return request
+
+
+def _model_headers(metadata: Metadata) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for key, value in metadata:
+        name = key.lower()
+        if name in ("mm-vmodel-id-bin", "mm-model-id-bin"):
+            raw = value if isinstance(value, bytes) else base64.b64decode(value)
+            found.setdefault(name.removesuffix("-bin"), []).append(raw.decode("utf-8"))
+        elif name in ("mm-vmodel-id", "mm-model-id", "tas-model-id"):
+            text = value.decode() if isinstance(value, bytes) else value
+            found.setdefault("mm-model-id" if name == "tas-model-id" else name, []).append(text)
+    return found
+
+
+def _forward_metadata(metadata: Metadata, model_id: str) -> list[tuple[str, str | bytes]]:
+    kept: list[tuple[str, str | bytes]] = [
+        (key, value) for key, value in metadata
+        if not key.lower().startswith(_STRIPPED_PREFIXES) and key.lower() not in _STRIPPED_HEADERS
+    ]
+    if model_id.isascii():
+        kept.append(("mm-model-id", model_id))
+    kept.append(("mm-model-id-bin", model_id.encode("utf-8")))
+    return kept
+
+
+def _model_vanished(exc: grpc.aio.AioRpcError) -> bool:
+    details = (exc.details() or "").lower()
+    if exc.code() == grpc.StatusCode.NOT_FOUND:
+        return True
+    return exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAVAILABLE) and (
+        "not found" in details or "unknown model" in details
+    )

@@ -1,0 +1,76 @@
+"""The gRPC router on 8033: any unary method, forwarded as raw bytes; reflection and health beside it."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from mlserver.grpc import dataplane_pb2
+
+from ..errors import EmulatorError
+from .dataplane import STREAMING_METHODS, DataPlane
+
+__all__ = ["start_grpc_server"]
+
+log = logging.getLogger(__name__)
+
+INFERENCE_SERVICE = dataplane_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+_NOT_ROUTED = ("/grpc.reflection.", "/grpc.health.")
+
+
+class _PassThrough(grpc.GenericRpcHandler):
+    def __init__(self, dataplane: DataPlane):
+        self._dataplane = dataplane
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        if method.startswith(_NOT_ROUTED):
+            return None
+        handler = self._handlers.get(method)
+        if handler is None:
+            if method.lstrip("/") in STREAMING_METHODS:
+                handler = grpc.stream_stream_rpc_method_handler(_streaming_unsupported)
+            else:
+                handler = grpc.unary_unary_rpc_method_handler(partial(self._call, method.lstrip("/")))
+            self._handlers[method] = handler
+        return handler
+
+    async def _call(self, method: str, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            return await self._dataplane.call(
+                method, request, context.invocation_metadata() or (), context.time_remaining()
+            )
+        except EmulatorError as exc:
+            await context.abort(exc.grpc_code, exc.message)
+            raise  # abort raises; this keeps type checkers satisfied
+
+
+async def _streaming_unsupported(_: object, context: grpc.aio.ServicerContext) -> None:
+    await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Streaming not supported yet")
+
+
+async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_message_size: int) -> tuple[
+        grpc.aio.Server, int]:
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", max_message_size),
+        ("grpc.max_send_message_length", -1),
+        ("grpc.so_reuseport", 0),
+    ])
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [INFERENCE_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME], server,
+    )
+    server.add_generic_rpc_handlers((_PassThrough(dataplane),))
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind gRPC port {host}:{port}")
+    await server.start()
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    log.info("gRPC inference on %s:%d", host, bound)
+    return server, bound
