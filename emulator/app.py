@@ -1,0 +1,114 @@
+"""Composition root: builds the emulator from settings, starts it, applies manifests, stops it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import grpc
+
+from .adapters.mlserver import MLServerAdapter
+from .errors import SpecError
+from .launchers.process import ProcessLauncher
+from .placement import Placement
+from .registry import Registry
+from .router import DataPlane
+from .router.grpc_server import start_grpc_server
+from .router.rest_server import RestServer
+from .runtime_pool import AdapterFactory, RuntimePool
+from .settings import Settings
+from .spec import Manifest, load_paths, load_text
+from .storage import Puller
+from .storage.local import LocalBucketProvider, PvcProvider
+
+__all__ = ["Emulator"]
+
+log = logging.getLogger(__name__)
+
+
+class Emulator:
+    """One emulator: registry, placement, runtime pool and the two routers. Use `async with` or start/stop."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        s = self.settings
+        self.work_dir = s.cache_dir / f"run-{os.getpid()}-{secrets.token_hex(3)}"
+        self.registry = Registry(default_namespace=s.namespace, rest_proxy_enabled=s.rest_proxy_enabled,
+                                 storage_secret_name=s.storage_secret_name)
+        adapters: dict[str, AdapterFactory] = {
+            "mlserver": lambda runtime, instance: MLServerAdapter(
+                runtime, instance, startup_timeout_s=s.runtime_startup_timeout_s),
+        }
+        launcher = ProcessLauncher(stop_grace_s=s.runtime_stop_grace_s, host="127.0.0.1")
+        self.pool = RuntimePool(launcher, adapters, self.work_dir)
+        puller = Puller({"s3": LocalBucketProvider(s.local_s3_root.resolve()),
+                         "pvc": PvcProvider(s.pvc_root.resolve())})
+        self.placement = Placement(self.registry, self.pool, puller, load_on_apply=s.load_on_apply,
+                                   load_failure_expiry_s=s.load_failure_expiry_s)
+        self.dataplane = DataPlane(self.placement, s.namespace)
+        self.registry.subscribe(self.placement.on_registry_change)
+        self._grpc_server: grpc.aio.Server | None = None
+        self._rest_server: RestServer | None = None
+        self.grpc_port = s.grpc_port
+        self.rest_port = s.rest_port
+
+    async def start(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        s = self.settings
+        try:
+            self._grpc_server, self.grpc_port = await start_grpc_server(
+                self.dataplane, s.host, s.grpc_port, s.grpc_max_message_size)
+            if s.rest_proxy_enabled:
+                self._rest_server = RestServer(self.dataplane, s.host, s.rest_port)
+                await self._rest_server.start()
+                self.rest_port = self._rest_server.port
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("modelmesh-emulator serving gRPC on %s:%d, REST on %s:%d", s.host, self.grpc_port, s.host,
+                 self.rest_port)
+
+    async def stop(self) -> None:
+        if self._rest_server is not None:
+            await self._rest_server.stop()
+            self._rest_server = None
+        if self._grpc_server is not None:
+            await self._grpc_server.stop(grace=1.0)
+            self._grpc_server = None
+        await self.placement.shutdown()
+        await self.pool.stop_all()
+        await asyncio.to_thread(shutil.rmtree, self.work_dir, True)
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def apply(self, manifests: Iterable[Manifest]) -> list[str]:
+        """Apply manifests in order; returns kubectl-style lines (`inferenceservice/x created`)."""
+        lines = []
+        for manifest in manifests:
+            result = self.registry.apply(manifest)
+            lines.append(f"{manifest.kind.lower()}/{manifest.metadata.name} {result.action}")
+        return lines
+
+    def apply_text(self, text: str, source: str = "<string>") -> list[str]:
+        return self.apply(load_text(text, source=source))
+
+    def apply_paths(self, paths: Iterable[Path]) -> list[str]:
+        """Apply every manifest under `paths`; a file with errors is reported and skipped, the rest applies."""
+        lines = []
+        for path in paths:
+            try:
+                lines += self.apply(load_paths([path]))
+            except SpecError as exc:
+                log.error("%s", exc.message)
+                lines.append(f"error: {exc.message}")
+        return lines
