@@ -12,19 +12,18 @@ from pathlib import Path
 
 import grpc
 
-from .adapters.mlserver import MLServerAdapter
+from .adapters.factory import build_adapters
 from .errors import SpecError
-from .launchers.process import ProcessLauncher
+from .launchers.factory import build_launcher
 from .placement import Placement
 from .registry import Registry
 from .router import DataPlane
 from .router.grpc_server import start_grpc_server
 from .router.rest_server import RestServer
-from .runtime_pool import AdapterFactory, RuntimePool
+from .runtime_pool import RuntimePool
 from .settings import Settings
 from .spec import Manifest, load_paths, load_text
-from .storage import Puller
-from .storage.local import LocalBucketProvider, PvcProvider
+from .storage.factory import build_puller
 
 __all__ = ["Emulator"]
 
@@ -40,15 +39,8 @@ class Emulator:
         self.work_dir = s.cache_dir / f"run-{os.getpid()}-{secrets.token_hex(3)}"
         self.registry = Registry(default_namespace=s.namespace, rest_proxy_enabled=s.rest_proxy_enabled,
                                  storage_secret_name=s.storage_secret_name)
-        adapters: dict[str, AdapterFactory] = {
-            "mlserver": lambda runtime, instance: MLServerAdapter(
-                runtime, instance, startup_timeout_s=s.runtime_startup_timeout_s),
-        }
-        launcher = ProcessLauncher(stop_grace_s=s.runtime_stop_grace_s, host="127.0.0.1")
-        self.pool = RuntimePool(launcher, adapters, self.work_dir)
-        puller = Puller({"s3": LocalBucketProvider(s.local_s3_root.resolve()),
-                         "pvc": PvcProvider(s.pvc_root.resolve())})
-        self.placement = Placement(self.registry, self.pool, puller, load_on_apply=s.load_on_apply,
+        self.pool = RuntimePool(build_launcher(s), build_adapters(s), self.work_dir)
+        self.placement = Placement(self.registry, self.pool, build_puller(s), load_on_apply=s.load_on_apply,
                                    load_failure_expiry_s=s.load_failure_expiry_s)
         self.dataplane = DataPlane(self.placement, s.namespace)
         self.registry.subscribe(self.placement.on_registry_change)

@@ -6,22 +6,20 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
-from .adapters import RuntimeAdapter, RuntimeStatus
+from .adapters import AdapterFactory, RuntimeAdapter, RuntimeStatus
 from .errors import RuntimeStartError, UnsupportedError
 from .launchers import Launcher, RuntimeInstance
 from .spec import ServingRuntime
 
-__all__ = ["AdapterFactory", "RuntimeHandle", "RuntimePool", "runtime_key"]
+__all__ = ["RuntimeHandle", "RuntimePool", "runtime_key"]
 
 log = logging.getLogger(__name__)
 
-AdapterFactory = Callable[[ServingRuntime, RuntimeInstance], RuntimeAdapter]
 _UNLIMITED = -1
 
 

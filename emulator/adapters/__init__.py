@@ -1,5 +1,5 @@
 """Adapters speak to a runtime's management API the way ModelMesh's built-in adapters do."""
 
-from .base import RuntimeAdapter, RuntimeStatus
+from .base import AdapterFactory, RuntimeAdapter, RuntimeStatus
 
-__all__ = ["RuntimeAdapter", "RuntimeStatus"]
+__all__ = ["AdapterFactory", "RuntimeAdapter", "RuntimeStatus"]

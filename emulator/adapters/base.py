@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..launchers import RuntimeInstance
+from ..spec import ServingRuntime
 from ..storage import PulledModel
 
-__all__ = ["DEFAULT_MODEL_SIZE", "MODEL_SIZE_MULTIPLIER", "RuntimeAdapter", "RuntimeStatus"]
+__all__ = ["DEFAULT_MODEL_SIZE", "MODEL_SIZE_MULTIPLIER", "AdapterFactory", "RuntimeAdapter", "RuntimeStatus"]
 
 DEFAULT_MODEL_SIZE = 1_000_000
 MODEL_SIZE_MULTIPLIER = 1.25
@@ -36,3 +39,6 @@ class RuntimeAdapter(Protocol):
     async def unload_model(self, model_id: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+AdapterFactory = Callable[[ServingRuntime, RuntimeInstance], RuntimeAdapter]
