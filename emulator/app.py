@@ -22,7 +22,7 @@ from .router.grpc_server import start_grpc_server
 from .router.rest_server import RestServer
 from .runtime_pool import RuntimePool
 from .settings import Settings
-from .spec import Manifest, load_paths, load_text
+from .spec import Manifest, load_file, load_text, manifest_files
 from .storage.factory import build_puller
 
 __all__ = ["Emulator"]
@@ -92,15 +92,19 @@ class Emulator:
         return lines
 
     def apply_text(self, text: str, source: str = "<string>") -> list[str]:
-        return self.apply(load_text(text, source=source))
+        return self.apply(load_text(text, source=source, **self._load_options()))
 
     def apply_paths(self, paths: Iterable[Path]) -> list[str]:
         """Apply every manifest under `paths`; a file with errors is reported and skipped, the rest applies."""
         lines = []
-        for path in paths:
+        for path in manifest_files(paths):
             try:
-                lines += self.apply(load_paths([path]))
+                lines += self.apply(load_file(path, **self._load_options()))
             except SpecError as exc:
                 log.error("%s", exc.message)
                 lines.append(f"error: {exc.message}")
         return lines
+
+    def _load_options(self) -> dict[str, object]:
+        return {"built_in_server_types": self.settings.built_in_server_types,
+                "storage_secret_name": self.settings.storage_secret_name}

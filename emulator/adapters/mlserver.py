@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from mlserver.grpc import dataplane_pb2, dataplane_pb2_grpc, model_repository_pb2, model_repository_pb2_grpc
+from mlserver.grpc import dataplane_pb2, dataplane_pb2_grpc
 
 from ..errors import ModelLoadError, RuntimeStartError
 from ..launchers import RuntimeInstance
@@ -47,18 +47,17 @@ class MLServerAdapter:
         self._startup_timeout_s = startup_timeout_s
         self._env = adapter_env(runtime)
         self._channel = grpc.aio.insecure_channel(instance.ports.management)
-        self._repository = model_repository_pb2_grpc.ModelRepositoryServiceStub(self._channel)
-        self._dataplane = dataplane_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        self._server = dataplane_pb2_grpc.GRPCInferenceServiceStub(self._channel)
         self._root = instance.models_dir / MODELS_SUBDIR
         self._container_root = f"{instance.container_models_dir}/{MODELS_SUBDIR}"
 
     async def runtime_status(self) -> RuntimeStatus:
         await self._wait_ready()
-        index = await self._repository.RepositoryIndex(model_repository_pb2.RepositoryIndexRequest(ready=True))
+        index = await self._server.RepositoryIndex(dataplane_pb2.RepositoryIndexRequest(ready=True))
         for model in index.models:
             await self._unload(model.name)
         self._purge_models_dir()
-        metadata = await self._dataplane.ServerMetadata(dataplane_pb2.ServerMetadataRequest())
+        metadata = await self._server.ServerMetadata(dataplane_pb2.ServerMetadataRequest())
         return RuntimeStatus(
             capacity_bytes=self._env.capacity_bytes,
             max_loading_concurrency=self._env.loading_concurrency,
@@ -75,8 +74,8 @@ class MLServerAdapter:
         except OSError as exc:
             raise ModelLoadError(f"Failed to load Model due to adapter error: {exc}") from None
         try:
-            await self._repository.RepositoryModelLoad(
-                model_repository_pb2.RepositoryModelLoadRequest(model_name=model_id)
+            await self._server.RepositoryModelLoad(
+                dataplane_pb2.RepositoryModelLoadRequest(model_name=model_id)
             )
         except grpc.aio.AioRpcError as exc:
             raise ModelLoadError(f"Failed to load Model due to MLServer runtime error: {exc.details()}") from None
@@ -93,8 +92,8 @@ class MLServerAdapter:
 
     async def _unload(self, model_id: str) -> None:
         try:
-            await self._repository.RepositoryModelUnload(
-                model_repository_pb2.RepositoryModelUnloadRequest(model_name=model_id)
+            await self._server.RepositoryModelUnload(
+                dataplane_pb2.RepositoryModelUnloadRequest(model_name=model_id)
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
@@ -106,7 +105,7 @@ class MLServerAdapter:
             if not self._instance.is_running():
                 raise RuntimeStartError(self._start_failure("exited during startup"))
             try:
-                reply = await self._dataplane.ServerReady(dataplane_pb2.ServerReadyRequest(), timeout=1.0)
+                reply = await self._server.ServerReady(dataplane_pb2.ServerReadyRequest(), timeout=1.0)
                 if reply.ready:
                     return
             except grpc.aio.AioRpcError:

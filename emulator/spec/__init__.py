@@ -18,7 +18,7 @@ from .isvc import (
     ModelFormat,
 )
 from .kinds import SUPPORTED_KINDS, Manifest, resolve_kind
-from .load import load_file, load_paths, load_text, parse_document
+from .load import load_file, load_paths, load_text, manifest_files, parse_document
 from .meta import ObjectMeta
 from .predictor import (
     ModelType,
@@ -88,6 +88,7 @@ __all__ = [
     "load_file",
     "load_paths",
     "load_text",
+    "manifest_files",
     "model_key_json",
     "parse_document",
     "parse_endpoint",

@@ -72,7 +72,7 @@ def load_paths(
 ) -> list[Manifest]:
     """Files as given; directories walked recursively for *.yaml/*.yml, sorted, kustomization skipped."""
     manifests: list[Manifest] = []
-    for file in _manifest_files(paths):
+    for file in manifest_files(paths):
         manifests.extend(
             load_file(
                 file, built_in_server_types=built_in_server_types, storage_secret_name=storage_secret_name
@@ -81,7 +81,8 @@ def load_paths(
     return manifests
 
 
-def _manifest_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+def manifest_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given; directories walked recursively for *.yaml/*.yml, sorted, kustomization and hidden skipped."""
     for given in paths:
         path = Path(given)
         if not path.is_dir():
