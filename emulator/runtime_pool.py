@@ -75,8 +75,7 @@ class RuntimePool:
     async def stop_all(self) -> None:
         for task in list(self._starting.values()):
             task.cancel()
-        for key in list(self._handles):
-            await self._discard(key)
+        await asyncio.gather(*(self._discard(key) for key in list(self._handles)))
 
     async def _start(self, runtime: ServingRuntime) -> RuntimeHandle:
         server_type = runtime.spec.built_in_adapter.server_type if runtime.spec.built_in_adapter else None
