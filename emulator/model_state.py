@@ -63,4 +63,5 @@ class ModelCopy:
 
     @property
     def model_id(self) -> str:
-        return self.model.concrete_id
+        """The concrete id; an InferenceService too invalid to hash has none and goes by its name."""
+        return self.model.concrete_id or self.model.name

@@ -104,7 +104,8 @@ class Placement:
 
     def _new_copy(self, model: RegisteredModel) -> ModelCopy:
         copy = ModelCopy(model)
-        self._copies[copy.model_id] = copy
+        if model.concrete_id is not None:
+            self._copies[model.concrete_id] = copy
         return copy
 
     def _retry_models_waiting_for_runtime(self) -> None:

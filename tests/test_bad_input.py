@@ -126,3 +126,20 @@ def test_deleting_a_model_makes_it_unknown(served: EmulatorThread) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         grpc_infer(served.grpc_address, request)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_invalid_predictor_specs_are_reported_per_model(served: EmulatorThread) -> None:
+    both = """      modelFormat: {name: sklearn}
+      storageUri: s3://modelmesh-example-models/sklearn/mnist-svm.joblib
+      storage: {key: localMinIO, path: sklearn/mnist-svm.joblib}"""
+    served.apply_text(_isvc("invalid-one", both))
+    served.apply_text(_isvc("invalid-two", both))
+
+    statuses = [wait_until_settled(served, name)["modelStatus"] for name in ("invalid-one", "invalid-two")]
+    served.delete("isvc", "invalid-one")
+    served.delete("isvc", "invalid-two")
+
+    for status in statuses:
+        assert status["transitionStatus"] == "InvalidSpec"
+        assert status["lastFailureInfo"]["reason"] == "InvalidPredictorSpec"
+        assert "cannot have both" in status["lastFailureInfo"]["message"]
