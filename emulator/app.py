@@ -7,7 +7,7 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import grpc
@@ -15,6 +15,7 @@ import grpc
 from .adapters.factory import build_adapters
 from .errors import SpecError
 from .launchers.factory import build_launcher
+from .metrics import Metrics
 from .placement import Placement
 from .registry import Registry
 from .router import DataPlane
@@ -39,10 +40,12 @@ class Emulator:
         self.work_dir = s.cache_dir / f"run-{os.getpid()}-{secrets.token_hex(3)}"
         self.registry = Registry(default_namespace=s.namespace, rest_proxy_enabled=s.rest_proxy_enabled,
                                  storage_secret_name=s.storage_secret_name)
-        self.pool = RuntimePool(build_launcher(s), build_adapters(s), self.work_dir)
-        self.placement = Placement(self.registry, self.pool, build_puller(s), load_on_apply=s.load_on_apply,
-                                   load_failure_expiry_s=s.load_failure_expiry_s)
-        self.dataplane = DataPlane(self.placement, s.namespace)
+        self.metrics = Metrics()
+        self.pool = RuntimePool(build_launcher(s), build_adapters(s), self.work_dir,
+                                default_replicas=s.pods_per_runtime)
+        self.placement = Placement(self.registry, self.pool, build_puller(s), s, self.metrics)
+        self._stop_metrics: Callable[[], None] | None = None
+        self.dataplane = DataPlane(self.placement, s.namespace, self.metrics)
         self.registry.subscribe(self.placement.on_registry_change)
         self._grpc_server: grpc.aio.Server | None = None
         self._rest_server: RestServer | None = None
@@ -59,6 +62,8 @@ class Emulator:
                 self._rest_server = RestServer(self.dataplane, s.host, s.rest_port)
                 await self._rest_server.start()
                 self.rest_port = self._rest_server.port
+            if s.metrics_enabled:
+                self._stop_metrics = self.metrics.serve(s.host, s.metrics_port)
         except BaseException:
             await self.stop()
             raise
@@ -66,6 +71,9 @@ class Emulator:
                  self.rest_port)
 
     async def stop(self) -> None:
+        if self._stop_metrics is not None:
+            await asyncio.to_thread(self._stop_metrics)
+            self._stop_metrics = None
         if self._rest_server is not None:
             await self._rest_server.stop()
             self._rest_server = None

@@ -1,4 +1,4 @@
-"""ModelMesh's model states, failure info and the record kept for each concrete model."""
+"""ModelMesh's model states and failure info, the record kept per concrete model, and its loaded copies."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .registry import RegisteredModel
     from .runtime_pool import RuntimeHandle
 
-__all__ = ["FailureInfo", "ModelCopy", "ModelState", "TransitionStatus"]
+__all__ = ["ConcreteModel", "FailureInfo", "LoadedCopy", "ModelState", "TransitionStatus"]
 
 
 class ModelState(StrEnum):
@@ -48,20 +48,63 @@ class FailureInfo:
 
 
 @dataclass(eq=False)
-class ModelCopy:
-    """One concrete model (`<isvc>__isvc-<hash>`) and where it is loaded."""
+class LoadedCopy:
+    """A concrete model loaded (or loading) on one runtime instance."""
+
+    model: ConcreteModel
+    handle: RuntimeHandle
+    loaded: bool = False
+    size_bytes: int = 0
+    loaded_at: float = 0.0
+    """time.time() when the load finished."""
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    @property
+    def location(self) -> str:
+        return self.handle.location
+
+    def is_servable(self) -> bool:
+        return self.loaded and self.handle.instance.is_running()
+
+
+@dataclass(eq=False)
+class ConcreteModel:
+    """One concrete model (`<isvc>__isvc-<hash>`): its state, failure and copies on runtime instances."""
 
     model: RegisteredModel
     state: ModelState = ModelState.PENDING
     failure: FailureInfo | None = None
-    size_bytes: int = 0
-    handle: RuntimeHandle | None = None
+    copies: dict[str, LoadedCopy] = field(default_factory=dict)
+    """By runtime instance id."""
     load_task: asyncio.Task[None] | None = None
     loads: int = 0
-    last_used: float = field(default_factory=time.monotonic)
+    requests: int = 0
+    last_used: float = field(default_factory=time.time)
+    previous_use: float | None = None
     failed_at: float | None = None
 
     @property
     def model_id(self) -> str:
         """The concrete id; an InferenceService too invalid to hash has none and goes by its name."""
         return self.model.concrete_id or self.model.name
+
+    def servable_copies(self) -> list[LoadedCopy]:
+        return [copy for copy in self.copies.values() if copy.is_servable()]
+
+    @property
+    def handle(self) -> RuntimeHandle | None:
+        """The runtime instance of the first servable copy."""
+        copies = self.servable_copies()
+        return copies[0].handle if copies else None
+
+    @property
+    def size_bytes(self) -> int:
+        return max((copy.size_bytes for copy in self.copies.values()), default=0)
+
+    def use(self, now: float) -> None:
+        if now - self.last_used >= 1.0:
+            self.previous_use = self.last_used
+        self.last_used = now

@@ -1,8 +1,10 @@
-"""Make models servable: vmodels, single-flight loads on runtime instances, transitions and failures.
+"""Make models servable the way ModelMesh does: vmodels, per-instance LRU caches, single-flight loads,
+churn protection, transitions, failures, second copies and scale-to-zero.
 
 A vmodel (InferenceService or Predictor name) points at an active concrete model and, while an update
-is in progress, a target one. The active model keeps serving until the target is Loaded (ModelMesh's
-vmodel transition); a failed target leaves the vmodel BlockedByFailedLoad.
+is in progress, a target one. The active model keeps serving until the target is Loaded; a failed target
+leaves the vmodel BlockedByFailedLoad. Each runtime instance has a byte budget (`InstanceCache`); a load
+that does not fit evicts least-recently-used models, which go to Standby and load again on their next use.
 """
 
 from __future__ import annotations
@@ -14,18 +16,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import (
-    EmulatorError,
-    LoadTimeoutError,
-    ModelLoadError,
-    ModelNotFoundError,
-    RuntimeStartError,
-)
-from .model_state import FailureInfo, ModelCopy, ModelState
+from .errors import EmulatorError, LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
+from .instance_cache import UNIT_SIZE, units
+from .metrics import InstanceGauges, Metrics, ModelCounts
+from .model_state import ConcreteModel, FailureInfo, LoadedCopy, ModelState
 from .registry import RegisteredModel, Registry
-from .runtime_pool import RuntimeHandle, RuntimePool
+from .runtime_pool import RuntimeHandle, RuntimePool, runtime_key
+from .settings import Settings
 from .spec import ServingRuntime
-from .storage import EMBEDDED_STORAGE_CONFIG, Puller, resolve_storage
+from .storage import EMBEDDED_STORAGE_CONFIG, PulledModel, Puller, resolve_storage
 
 __all__ = ["Placement", "VModel"]
 
@@ -33,26 +32,38 @@ log = logging.getLogger(__name__)
 
 _MODEL_KINDS = ("InferenceService", "Predictor")
 _SELECTION_REASONS = ("NoSupportingRuntime", "RuntimeNotRecognized", "RuntimeUnhealthy")
+# Newly applied models count as used this long ago, so they never evict recently used ones (VModelManager).
+_PROACTIVE_LAST_USED_AGE_S = 3600.0
+
+
+class ChurnRejected(ModelLoadError):
+    """The request's load was refused because every candidate instance is full of recently used models."""
 
 
 @dataclass(eq=False)
 class VModel:
     model: RegisteredModel
-    active: ModelCopy
-    target: ModelCopy | None = None
+    active: ConcreteModel
+    target: ConcreteModel | None = None
+
+
+def _gb(size_bytes: int) -> str:
+    return f"{size_bytes / 1024**3:.3f}GiB"
 
 
 class Placement:
-    def __init__(self, registry: Registry, pool: RuntimePool, puller: Puller, *, load_on_apply: bool,
-                 load_failure_expiry_s: float):
+    def __init__(self, registry: Registry, pool: RuntimePool, puller: Puller, settings: Settings,
+                 metrics: Metrics | None = None):
         self._registry = registry
         self._pool = pool
         self._puller = puller
-        self._load_on_apply = load_on_apply
-        self._failure_expiry_s = load_failure_expiry_s
+        self._settings = settings
+        self._metrics = metrics or Metrics()
         self._vmodels: dict[tuple[str, str], VModel] = {}
-        self._copies: dict[str, ModelCopy] = {}
+        self._models: dict[str, ConcreteModel] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._scale_downs: dict[str, asyncio.Task[None]] = {}
+        self._metrics.observe_state(self._model_counts, self._instance_gauges)
 
     # -- desired state -------------------------------------------------------------------------------
 
@@ -61,20 +72,23 @@ class Placement:
             key = (obj.metadata.namespace or "", obj.metadata.name)
             if event == "deleted":
                 self._delete_vmodel(key)
-                return
-            model = self._registry.model(obj.metadata.name, obj.metadata.namespace)
-            if model is not None:
-                self._set_vmodel(key, model)
+            else:
+                model = self._registry.model(obj.metadata.name, obj.metadata.namespace)
+                if model is not None:
+                    self._set_vmodel(key, model)
         elif isinstance(obj, ServingRuntime) and event != "deleted":
             self._retry_models_waiting_for_runtime()
+        if event != "added" or isinstance(obj, ServingRuntime):
+            self._review_scale_to_zero()
 
     def _set_vmodel(self, key: tuple[str, str], model: RegisteredModel) -> None:
+        self._cancel_scale_downs_for(model)
         vmodel = self._vmodels.get(key)
         if vmodel is None:
-            copy = self._new_copy(model)
-            self._vmodels[key] = VModel(model, copy)
-            if self._load_on_apply:
-                self._start_load(copy)
+            concrete = self._new_model(model)
+            self._vmodels[key] = VModel(model, concrete)
+            if self._settings.load_on_apply:
+                self._start_load(concrete, requested=False)
             return
         vmodel.model = model
         if model.concrete_id == vmodel.active.model_id:
@@ -84,35 +98,35 @@ class Placement:
             return
         if vmodel.target is not None:
             self._retire(vmodel.target)
-        new = self._new_copy(model)
+        new = self._new_model(model)
         if vmodel.active.state is not ModelState.LOADED:
             self._retire(vmodel.active)
             vmodel.active, vmodel.target = new, None
-            if self._load_on_apply:
-                self._start_load(new)
+            if self._settings.load_on_apply:
+                self._start_load(new, requested=False)
             return
         vmodel.target = new
-        self._start_load(new)
+        self._start_load(new, requested=False)
 
     def _delete_vmodel(self, key: tuple[str, str]) -> None:
         vmodel = self._vmodels.pop(key, None)
         if vmodel is None:
             return
-        for copy in (vmodel.active, vmodel.target):
-            if copy is not None:
-                self._retire(copy)
+        for model in (vmodel.active, vmodel.target):
+            if model is not None:
+                self._retire(model)
 
-    def _new_copy(self, model: RegisteredModel) -> ModelCopy:
-        copy = ModelCopy(model)
+    def _new_model(self, model: RegisteredModel) -> ConcreteModel:
+        concrete = ConcreteModel(model, last_used=time.time() - _PROACTIVE_LAST_USED_AGE_S)
         if model.concrete_id is not None:
-            self._copies[model.concrete_id] = copy
-        return copy
+            self._models[model.concrete_id] = concrete
+        return concrete
 
     def _retry_models_waiting_for_runtime(self) -> None:
-        for copy in self._copies.values():
-            if copy.state is ModelState.FAILED_TO_LOAD and copy.failure and \
-                    copy.failure.reason in _SELECTION_REASONS:
-                self._start_load(copy)
+        for model in self._models.values():
+            if model.state is ModelState.FAILED_TO_LOAD and model.failure and \
+                    model.failure.reason in _SELECTION_REASONS:
+                self._start_load(model, requested=False)
 
     # -- serving ---------------------------------------------------------------------------------------
 
@@ -122,99 +136,225 @@ class Placement:
     def vmodels(self) -> list[VModel]:
         return list(self._vmodels.values())
 
-    async def route(self, name: str, namespace: str) -> ModelCopy:
-        """The loaded active model of vmodel `name`, loading it first if needed."""
+    async def route(self, name: str, namespace: str) -> LoadedCopy:
+        """A loaded copy of vmodel `name`'s active model, loading it first if needed."""
         vmodel = self._vmodels.get((namespace, name))
         if vmodel is None:
             raise ModelNotFoundError(f"vmodel not found: {name}")
         return await self._servable(vmodel.active)
 
-    async def route_concrete(self, model_id: str) -> ModelCopy:
-        copy = self._copies.get(model_id)
-        if copy is None:
+    async def route_concrete(self, model_id: str) -> LoadedCopy:
+        model = self._models.get(model_id)
+        if model is None:
             raise ModelNotFoundError(f"model not found: {model_id}")
-        return await self._servable(copy)
+        return await self._servable(model)
 
-    def invalidate(self, copy: ModelCopy) -> None:
-        """The runtime no longer knows a model we believed loaded: load it again on next use."""
-        if copy.state is ModelState.LOADED:
-            log.warning("model %s vanished from runtime %s; will reload", copy.model_id,
-                        copy.handle.location if copy.handle else "?")
-            copy.state, copy.handle = ModelState.STANDBY, None
+    def invalidate(self, copy: LoadedCopy) -> None:
+        """The runtime no longer knows a model we believed loaded there: forget that copy."""
+        if copy.model.copies.get(copy.location) is copy:
+            log.warning("model %s vanished from runtime instance %s; will reload", copy.model_id, copy.location)
+            self._forget_copy(copy)
 
-    async def _servable(self, copy: ModelCopy) -> ModelCopy:
-        for _ in range(2):
-            if copy.state is ModelState.LOADED:
-                if copy.handle is not None and copy.handle.instance.is_running():
-                    copy.last_used = time.monotonic()
-                    return copy
-                copy.state, copy.handle = ModelState.STANDBY, None
-            if copy.state is ModelState.FAILED_TO_LOAD and copy.load_task is None and \
-                    not self._failure_expired(copy):
-                assert copy.failure is not None
-                raise ModelLoadError(copy.failure.message, reason=copy.failure.reason)
-            task = copy.load_task or self._start_load(copy)
+    async def _servable(self, model: ConcreteModel) -> LoadedCopy:
+        waited_since = None
+        for _ in range(3):
+            copy = self._pick_copy(model)
+            if copy is not None:
+                if waited_since is not None:
+                    self._metrics.cache_miss.observe((time.perf_counter() - waited_since) * 1000)
+                self._maybe_add_second_copy(model)
+                return copy
+            if model.state is ModelState.FAILED_TO_LOAD and model.load_task is None and \
+                    not self._failure_expired(model):
+                assert model.failure is not None
+                raise ModelLoadError(model.failure.message, reason=model.failure.reason)
+            waited_since = waited_since or time.perf_counter()
+            task = model.load_task or self._start_load(model, requested=True)
             await asyncio.shield(task)
-        if copy.state is ModelState.LOADED and copy.handle is not None:
-            copy.last_used = time.monotonic()
-            return copy
-        if copy.failure is not None:
-            raise ModelLoadError(copy.failure.message, reason=copy.failure.reason)
-        raise RuntimeStartError(f"model {copy.model_id} is not loaded ({copy.state})")
+        if model.failure is not None and model.state is ModelState.FAILED_TO_LOAD:
+            raise ModelLoadError(model.failure.message, reason=model.failure.reason)
+        raise RuntimeStartError(f"model {model.model_id} is not loaded ({model.state})")
 
-    def _failure_expired(self, copy: ModelCopy) -> bool:
-        return copy.failed_at is not None and time.monotonic() - copy.failed_at >= self._failure_expiry_s
+    def _pick_copy(self, model: ConcreteModel) -> LoadedCopy | None:
+        for copy in list(model.copies.values()):
+            if copy.loaded and not copy.handle.instance.is_running():
+                self._forget_copy(copy)
+        copies = model.servable_copies()
+        if not copies:
+            return None
+        copy = copies[model.requests % len(copies)]
+        model.requests += 1
+        now = time.time()
+        model.use(now)
+        for each in copies:
+            each.handle.cache.touch(model.model_id, now)
+        return copy
 
-    # -- loading and unloading -------------------------------------------------------------------------
+    def _failure_expired(self, model: ConcreteModel) -> bool:
+        return model.failed_at is not None and \
+            time.monotonic() - model.failed_at >= self._settings.load_failure_expiry_s
 
-    def _start_load(self, copy: ModelCopy) -> asyncio.Task[None]:
-        if copy.load_task is None:
-            copy.load_task = asyncio.create_task(self._load(copy), name=f"load {copy.model_id}")
-            copy.load_task.add_done_callback(lambda _: setattr(copy, "load_task", None))
-        return copy.load_task
+    # -- loading ---------------------------------------------------------------------------------------
 
-    async def _load(self, copy: ModelCopy) -> None:
-        model = copy.model
-        copy.state = ModelState.LOADING
-        copy.loads += 1
+    def _start_load(self, model: ConcreteModel, *, requested: bool) -> asyncio.Task[None]:
+        if model.load_task is None:
+            model.load_task = asyncio.create_task(self._load(model, requested), name=f"load {model.model_id}")
+            model.load_task.add_done_callback(lambda task: self._load_done(model, task))
+        return model.load_task
+
+    @staticmethod
+    def _load_done(model: ConcreteModel, task: asyncio.Task[None]) -> None:
+        model.load_task = None
+        if not task.cancelled():
+            task.exception()  # a churn rejection nobody awaited is not worth a warning
+
+    async def _load(self, model: ConcreteModel, requested: bool) -> None:
+        previous_state = model.state
+        model.state = ModelState.LOADING
         handle: RuntimeHandle | None = None
         try:
-            if model.spec_error is not None:
-                raise ModelLoadError(model.spec_error, reason="InvalidPredictorSpec")
-            assert model.predictor is not None
-            runtime = self._choose_runtime(self._registry.runtimes_for(model))
-            handle = await self._pool.acquire(runtime)
-            config = self._registry.storage_config(model.namespace) or EMBEDDED_STORAGE_CONFIG
-            storage = resolve_storage(model.predictor.storage_location(), config)
-            pulled = await self._puller.pull(copy.model_id, storage, handle.instance.models_dir)
-            copy.size_bytes = await self._load_on(handle, copy, model.predictor.model_type.name, pulled)
+            registered = model.model
+            if registered.spec_error is not None:
+                raise ModelLoadError(registered.spec_error, reason="InvalidPredictorSpec")
+            runtime = self._choose_runtime(self._registry.runtimes_for(registered))
+            handles = await self._pool.acquire(runtime)
+            last_used = time.time() if requested else model.last_used
+            handle = self._choose_instance(model, handles, requested=requested, last_used=last_used)
+            if handle is None:  # cache fall-through: everything resident is more recently used
+                model.state = ModelState.STANDBY if previous_state is not ModelState.PENDING else previous_state
+                log.info("model %s not loaded: no room without evicting more recently used models",
+                         model.model_id)
+                return
+            model.loads += 1
+            await self._load_copy(model, handle, last_used)
+        except ChurnRejected:
+            model.state = previous_state
+            raise
         except asyncio.CancelledError:
-            copy.state = ModelState.STANDBY
-            await self._cleanup(copy, handle)
+            model.state = ModelState.STANDBY
             raise
         except Exception as exc:
-            self._fail(copy, exc, handle)
-            await self._cleanup(copy, handle)
+            self._fail(model, exc, handle)
         else:
-            copy.handle, copy.state, copy.failure, copy.failed_at = handle, ModelState.LOADED, None, None
-            log.info("model %s loaded on %s (%d bytes)", copy.model_id, handle.location, copy.size_bytes)
-            self._complete_transition(copy)
+            model.state, model.failure, model.failed_at = ModelState.LOADED, None, None
+            self._complete_transition(model)
 
-    async def _load_on(self, handle: RuntimeHandle, copy: ModelCopy, model_type: str, pulled: Any) -> int:
+    async def _load_copy(self, model: ConcreteModel, handle: RuntimeHandle, last_used: float) -> LoadedCopy:
+        cache, model_id = handle.cache, model.model_id
+        copy = LoadedCopy(model, handle)
+        model.copies[handle.location] = copy
+        await self._evict(handle, cache.insert(model_id, units(handle.status.default_model_size_bytes), last_used))
+        queued = time.perf_counter()
+        try:
+            async with handle.load_slots:
+                self._metrics.loading_queue_delay.observe((time.perf_counter() - queued) * 1000)
+                started = time.perf_counter()
+                size = await self._pull_and_load(model, handle)
+                self._metrics.load.observe((time.perf_counter() - started) * 1000)
+            if not cache.fits(units(size)):
+                raise ModelLoadError(f"Size of {_gb(size)} for model {model_id} is larger than total effective "
+                                     f"capacity of {_gb(cache.capacity_bytes)}")
+            await self._evict(handle, cache.resize(model_id, units(size)))
+        except BaseException:
+            if model.copies.get(handle.location) is copy:
+                del model.copies[handle.location]
+            cache.remove(model_id)
+            await self._unload_copy(handle, model_id)
+            raise
+        copy.loaded, copy.size_bytes, copy.loaded_at = True, size, time.time()
+        self._metrics.loaded_model_size.observe(size)
+        log.info("model %s loaded on %s (%d bytes; instance %d/%d bytes used)", model_id, handle.location, size,
+                 cache.used_bytes, cache.capacity_bytes)
+        return copy
+
+    async def _pull_and_load(self, model: ConcreteModel, handle: RuntimeHandle) -> int:
+        """The adapter's loadModel: pull the files and load them, within `modelLoadingTimeoutMillis`."""
+        registered = model.model
+        assert registered.predictor is not None
         timeout_s = handle.status.model_loading_timeout_ms / 1000
-        async with handle.load_slots:
-            try:
-                return await asyncio.wait_for(handle.adapter.load_model(copy.model_id, model_type, pulled),
-                                              timeout_s)
-            except TimeoutError:
-                raise LoadTimeoutError(f"Load of model {copy.model_id} timed out after {int(timeout_s)}sec") \
-                    from None
+        try:
+            async with asyncio.timeout(timeout_s):
+                config = self._registry.storage_config(registered.namespace) or EMBEDDED_STORAGE_CONFIG
+                storage = resolve_storage(registered.predictor.storage_location(), config)
+                pulled = await self._puller.pull(model.model_id, storage, handle.instance.models_dir)
+                self._check_predicted_size(model, handle, pulled)
+                return await handle.adapter.load_model(model.model_id, registered.predictor.model_type.name, pulled)
+        except TimeoutError:
+            raise LoadTimeoutError(f"Load of model {model.model_id} timed out after {int(timeout_s)}sec") from None
+
+    @staticmethod
+    def _check_predicted_size(model: ConcreteModel, handle: RuntimeHandle, pulled: PulledModel) -> None:
+        predicted = int(pulled.disk_size_bytes * 1.25)
+        if not handle.cache.fits(units(predicted)):
+            raise ModelLoadError(
+                f"Predicted size of {_gb(predicted)} for model {model.model_id} is larger than total effective "
+                f"capacity of {_gb(handle.cache.capacity_bytes)}"
+            )
 
     def _choose_runtime(self, candidates: list[ServingRuntime]) -> ServingRuntime:
-        running = {handle.runtime.metadata.name for handle in self._pool.handles()}
-        return next((rt for rt in candidates if rt.metadata.name in running), candidates[0])
+        running = {runtime_key(handle.runtime) for handle in self._pool.handles()}
+        return next((rt for rt in candidates if runtime_key(rt) in running), candidates[0])
 
-    def _fail(self, copy: ModelCopy, exc: Exception, handle: RuntimeHandle | None) -> None:
+    def _choose_instance(self, model: ConcreteModel, handles: list[RuntimeHandle], *, requested: bool,
+                         last_used: float) -> RuntimeHandle | None:
+        """ModelMesh's placement order: non-full first, then the oldest LRU, fewest models, most free space."""
+        candidates = [handle for handle in handles if handle.location not in model.copies]
+
+        def order(handle: RuntimeHandle) -> tuple[bool, float, int, int]:
+            cache = handle.cache
+            full = cache.is_full()
+            return full, (cache.oldest_last_used() or 0.0) if full else 0.0, len(cache), -cache.remaining_units
+
+        now = time.time()
+        for handle in sorted(candidates, key=order):
+            predicted = units(handle.status.default_model_size_bytes)
+            if not requested:
+                if not handle.cache.would_evict_newer(predicted, last_used):
+                    return handle
+                continue
+            oldest = handle.cache.oldest_last_used()
+            churn_age = self._min_churn_age_s(handle)
+            if churn_age > 0 and handle.cache.is_full() and oldest is not None and now - oldest < churn_age:
+                log.warning("rejecting load of %s in instance %s: oldest loaded model is too recent (%.1fs)",
+                            model.model_id, handle.location, now - oldest)
+                continue
+            return handle
+        if requested and candidates:
+            raise ChurnRejected("Cache churn threshold exceeded")
+        return None
+
+    def _min_churn_age_s(self, handle: RuntimeHandle) -> float:
+        if self._settings.min_churn_age_s is not None:
+            return self._settings.min_churn_age_s
+        return 10 * max(3.0, handle.status.model_loading_timeout_ms / 3000)
+
+    def _maybe_add_second_copy(self, model: ConcreteModel) -> None:
+        """ModelMesh loads a second copy of a model used "regularly": its previous use 7 to 40 minutes ago."""
+        previous = model.previous_use
+        if previous is None or model.load_task is not None or len(model.copies) != 1:
+            return
+        age = model.last_used - previous
+        if not self._settings.second_copy_min_age_s <= age <= self._settings.second_copy_max_age_s:
+            return
+        runtime = next(iter(model.copies.values())).handle.runtime
+        if len(self._pool.running(runtime)) < 2:
+            return
+        model.load_task = asyncio.create_task(self._add_copy(model, runtime), name=f"copy {model.model_id}")
+        model.load_task.add_done_callback(lambda task: self._load_done(model, task))
+
+    async def _add_copy(self, model: ConcreteModel, runtime: ServingRuntime) -> None:
+        handles = self._pool.running(runtime)
+        handle = self._choose_instance(model, handles, requested=False, last_used=model.last_used)
+        if handle is None:
+            return
+        try:
+            await self._load_copy(model, handle, model.last_used)
+            log.info("second copy of model %s loaded on %s", model.model_id, handle.location)
+        except Exception as exc:
+            self._metrics.load_failures.inc()
+            log.warning("second copy of model %s failed on %s: %s", model.model_id, handle.location, exc)
+
+    def _fail(self, model: ConcreteModel, exc: Exception, handle: RuntimeHandle | None) -> None:
         if isinstance(exc, RuntimeStartError):
             reason = "RuntimeUnhealthy"
         elif isinstance(exc, ModelLoadError):
@@ -222,48 +362,148 @@ class Placement:
         else:
             reason = "ModelLoadFailed"
         if not isinstance(exc, EmulatorError):
-            log.exception("unexpected error loading model %s", copy.model_id)
+            log.exception("unexpected error loading model %s", model.model_id)
+        if reason == "ModelLoadFailed":
+            self._metrics.load_failures.inc()
         message = exc.message if isinstance(exc, EmulatorError) else f"{type(exc).__name__}: {exc}"
         location = handle.location if handle is not None and reason == "ModelLoadFailed" else None
-        copy.failure = FailureInfo(reason=reason, message=message, model_id=copy.model_id, location=location)
-        copy.state, copy.failed_at, copy.handle = ModelState.FAILED_TO_LOAD, time.monotonic(), None
-        log.warning("model %s failed to load (%s): %s", copy.model_id, reason, message)
+        model.failure = FailureInfo(reason=reason, message=message, model_id=model.model_id, location=location)
+        model.state, model.failed_at = ModelState.FAILED_TO_LOAD, time.monotonic()
+        log.warning("model %s failed to load (%s): %s", model.model_id, reason, message)
 
-    def _complete_transition(self, copy: ModelCopy) -> None:
+    def _complete_transition(self, model: ConcreteModel) -> None:
         for vmodel in self._vmodels.values():
-            if vmodel.target is copy:
-                old, vmodel.active, vmodel.target = vmodel.active, copy, None
+            if vmodel.target is model:
+                old, vmodel.active, vmodel.target = vmodel.active, model, None
                 self._retire(old)
                 return
 
-    def _retire(self, copy: ModelCopy) -> None:
-        """Forget a concrete model and unload it in the background."""
-        if self._copies.get(copy.model_id) is copy:
-            del self._copies[copy.model_id]
-        task = asyncio.create_task(self._unload(copy), name=f"unload {copy.model_id}")
+    # -- unloading -------------------------------------------------------------------------------------
+
+    async def _evict(self, handle: RuntimeHandle, model_ids: list[str]) -> None:
+        """Unload models the cache evicted, before the load that needed their space goes on."""
+        now = time.time()
+        for model_id in model_ids:
+            model = self._models.get(model_id)
+            if model is not None:
+                copy = model.copies.pop(handle.location, None)
+                if copy is not None and not model.copies and model.state is ModelState.LOADED:
+                    model.state = ModelState.STANDBY
+                self._metrics.age_at_eviction.observe((now - model.last_used) * 1000)
+                log.info("evicted model %s from %s, last used %.1fs ago", model_id, handle.location,
+                         now - model.last_used)
+            await self._unload_copy(handle, model_id)
+
+    def _forget_copy(self, copy: LoadedCopy) -> None:
+        model = copy.model
+        model.copies.pop(copy.location, None)
+        copy.handle.cache.remove(model.model_id)
+        if not model.copies and model.state is ModelState.LOADED:
+            model.state = ModelState.STANDBY
+
+    def _retire(self, model: ConcreteModel) -> None:
+        """Forget a concrete model and unload all its copies in the background."""
+        if self._models.get(model.model_id) is model:
+            del self._models[model.model_id]
+        self._spawn(self._unload_model(model), f"unload {model.model_id}")
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _unload(self, copy: ModelCopy) -> None:
-        if copy.load_task is not None:
-            copy.load_task.cancel()
+    async def _unload_model(self, model: ConcreteModel) -> None:
+        if model.load_task is not None:
+            model.load_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await copy.load_task
-        handle, copy.handle = copy.handle, None
-        copy.state = ModelState.STANDBY
-        await self._cleanup(copy, handle)
+                await model.load_task
+        copies, model.copies = list(model.copies.values()), {}
+        model.state = ModelState.STANDBY
+        for copy in copies:
+            copy.handle.cache.remove(model.model_id)
+            await self._unload_copy(copy.handle, model.model_id)
 
-    async def _cleanup(self, copy: ModelCopy, handle: RuntimeHandle | None) -> None:
-        if handle is None:
-            return
+    async def _unload_copy(self, handle: RuntimeHandle, model_id: str) -> None:
+        started = time.perf_counter()
         try:
-            await handle.adapter.unload_model(copy.model_id)
+            await handle.adapter.unload_model(model_id)
+            self._metrics.unload.observe((time.perf_counter() - started) * 1000)
         except Exception as exc:  # the runtime may already be gone; files are removed regardless
-            log.debug("unload of %s on %s failed: %s", copy.model_id, handle.location, exc)
-        await asyncio.to_thread(Puller.remove, copy.model_id, handle.instance.models_dir)
+            if handle.instance.is_running():
+                self._metrics.unload_failures.inc()
+            log.debug("unload of %s on %s failed: %s", model_id, handle.location, exc)
+        await asyncio.to_thread(Puller.remove, model_id, handle.instance.models_dir)
+
+    # -- scale to zero -------------------------------------------------------------------------------
+
+    def _runtimes_in_use(self) -> set[str]:
+        used: set[str] = set()
+        for vmodel in self._vmodels.values():
+            with contextlib.suppress(EmulatorError):
+                used.update(runtime_key(rt) for rt in self._registry.runtimes_for(vmodel.model))
+        return used
+
+    def _cancel_scale_downs_for(self, model: RegisteredModel) -> None:
+        if not self._scale_downs:
+            return
+        with contextlib.suppress(EmulatorError):
+            for runtime in self._registry.runtimes_for(model):
+                task = self._scale_downs.pop(runtime_key(runtime), None)
+                if task is not None:
+                    task.cancel()
+
+    def _review_scale_to_zero(self) -> None:
+        if not self._settings.scale_to_zero_enabled:
+            return
+        in_use = self._runtimes_in_use()
+        for handle in self._pool.handles():
+            key = runtime_key(handle.runtime)
+            if key in in_use:
+                task = self._scale_downs.pop(key, None)
+                if task is not None:
+                    task.cancel()
+            elif key not in self._scale_downs:
+                self._scale_downs[key] = asyncio.create_task(self._scale_down_later(handle.runtime, key),
+                                                             name=f"scale-to-zero {key}")
+
+    async def _scale_down_later(self, runtime: ServingRuntime, key: str) -> None:
+        try:
+            await asyncio.sleep(self._settings.scale_to_zero_grace_s)
+            if key in self._runtimes_in_use():
+                return
+            log.info("scaling runtime %s to zero: no InferenceService uses it", runtime.metadata.name)
+            for handle in self._pool.running(runtime):
+                for model in self._models.values():
+                    copy = model.copies.get(handle.location)
+                    if copy is not None:
+                        self._forget_copy(copy)
+            await self._pool.stop_runtime(runtime)
+        finally:
+            if self._scale_downs.get(key) is asyncio.current_task():
+                del self._scale_downs[key]
+
+    # -- observation and shutdown ----------------------------------------------------------------------
+
+    def _model_counts(self) -> ModelCounts:
+        models = list(self._models.values())
+        return ModelCounts(
+            loaded=sum(1 for model in models if model.servable_copies()),
+            with_failure=sum(1 for model in models if model.state is ModelState.FAILED_TO_LOAD),
+            managed=len(models),
+        )
+
+    def _instance_gauges(self) -> list[InstanceGauges]:
+        return [
+            InstanceGauges(pod=f"modelmesh-serving-{handle.location}", capacity_bytes=handle.cache.capacity_bytes,
+                           used_bytes=handle.cache.used_units * UNIT_SIZE, models=len(handle.cache),
+                           lru_time_s=handle.cache.oldest_last_used())
+            for handle in self._pool.handles()
+        ]
 
     async def shutdown(self) -> None:
-        for copy in list(self._copies.values()):
-            if copy.load_task is not None:
-                copy.load_task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        for task in list(self._scale_downs.values()):
+            task.cancel()
+        for model in list(self._models.values()):
+            if model.load_task is not None:
+                model.load_task.cancel()
+        await asyncio.gather(*self._background, *self._scale_downs.values(), return_exceptions=True)

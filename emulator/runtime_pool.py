@@ -1,4 +1,5 @@
-"""Running runtime instances: started on demand (at most one start in flight per runtime), stopped at shutdown."""
+"""Running runtime instances: `replicas` per runtime, started on demand (one start in flight per slot),
+replaced when they die (with backoff), stopped when scaled to zero and at shutdown."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import grpc
 
 from .adapters import AdapterFactory, RuntimeAdapter, RuntimeStatus
 from .errors import RuntimeStartError, UnsupportedError
+from .instance_cache import InstanceCache
 from .launchers import Launcher, RuntimeInstance
 from .spec import ServingRuntime
 
@@ -21,6 +24,7 @@ __all__ = ["RuntimeHandle", "RuntimePool", "runtime_key"]
 log = logging.getLogger(__name__)
 
 _UNLIMITED = -1
+_RESTART_BACKOFF_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def runtime_key(runtime: ServingRuntime) -> str:
@@ -37,45 +41,98 @@ class RuntimeHandle:
     status: RuntimeStatus
     data_channel: grpc.aio.Channel
     load_slots: asyncio.Semaphore = field(init=False)
+    cache: InstanceCache = field(init=False)
+    started_at: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
         self.load_slots = asyncio.Semaphore(self.status.max_loading_concurrency)
+        self.cache = InstanceCache(self.status.capacity_bytes, loading_threads=self.status.max_loading_concurrency,
+                                   default_model_size=self.status.default_model_size_bytes)
 
     @property
     def location(self) -> str:
         return self.instance.instance_id
 
+    @property
+    def runtime_name(self) -> str:
+        return self.runtime.metadata.name
+
+
+@dataclass
+class _Slot:
+    handle: RuntimeHandle | None = None
+    starting: asyncio.Task[RuntimeHandle] | None = None
+    failures: int = 0
+    next_start: float = 0.0
+
 
 class RuntimePool:
-    def __init__(self, launcher: Launcher, adapters: dict[str, AdapterFactory], work_dir: Path):
+    def __init__(self, launcher: Launcher, adapters: dict[str, AdapterFactory], work_dir: Path, *,
+                 default_replicas: int = 1):
         self._launcher = launcher
         self._adapters = adapters
         self._work_dir = work_dir
-        self._handles: dict[str, RuntimeHandle] = {}
-        self._starting: dict[str, asyncio.Task[RuntimeHandle]] = {}
+        self._default_replicas = default_replicas
+        self._slots: dict[str, list[_Slot]] = {}
 
     def handles(self) -> list[RuntimeHandle]:
-        return list(self._handles.values())
+        return [slot.handle for slots in self._slots.values() for slot in slots if slot.handle is not None]
 
-    async def acquire(self, runtime: ServingRuntime) -> RuntimeHandle:
-        key = runtime_key(runtime)
-        handle = self._handles.get(key)
-        if handle is not None and handle.instance.is_running():
-            return handle
-        if handle is not None:
-            log.warning("runtime %s instance %s exited; starting a new one", key, handle.location)
-            await self._discard(key)
-        task = self._starting.get(key)
-        if task is None:
-            task = asyncio.create_task(self._start(runtime))
-            self._starting[key] = task
-            task.add_done_callback(lambda _: self._starting.pop(key, None))
-        return await asyncio.shield(task)
+    def running(self, runtime: ServingRuntime) -> list[RuntimeHandle]:
+        return [slot.handle for slot in self._slots.get(runtime_key(runtime), [])
+                if slot.handle is not None and slot.handle.instance.is_running()]
+
+    def replicas(self, runtime: ServingRuntime) -> int:
+        return runtime.spec.replicas or self._default_replicas
+
+    async def acquire(self, runtime: ServingRuntime) -> list[RuntimeHandle]:
+        """All running instances of `runtime`, starting (or restarting) any that are missing."""
+        slots = self._slots.setdefault(runtime_key(runtime), [])
+        slots.extend(_Slot() for _ in range(self.replicas(runtime) - len(slots)))
+        tasks = [self._ensure(runtime, slot) for slot in slots]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        handles = [result for result in results if isinstance(result, RuntimeHandle)]
+        if handles:
+            return handles
+        error = next(result for result in results if isinstance(result, BaseException))
+        raise error
+
+    async def stop_runtime(self, runtime: ServingRuntime) -> None:
+        slots = self._slots.pop(runtime_key(runtime), [])
+        await asyncio.gather(*(self._stop_slot(slot) for slot in slots))
 
     async def stop_all(self) -> None:
-        for task in list(self._starting.values()):
-            task.cancel()
-        await asyncio.gather(*(self._discard(key) for key in list(self._handles)))
+        slots = [slot for group in self._slots.values() for slot in group]
+        self._slots.clear()
+        await asyncio.gather(*(self._stop_slot(slot) for slot in slots))
+
+    async def _ensure(self, runtime: ServingRuntime, slot: _Slot) -> RuntimeHandle:
+        if slot.handle is not None and slot.handle.instance.is_running():
+            return slot.handle
+        if slot.handle is not None:
+            log.warning("runtime %s instance %s exited; starting a new one", runtime.metadata.name,
+                        slot.handle.location)
+            dead, slot.handle = slot.handle, None
+            await _close(dead)
+        if slot.starting is None:
+            slot.starting = asyncio.create_task(self._start_with_backoff(runtime, slot))
+        return await asyncio.shield(slot.starting)
+
+    async def _start_with_backoff(self, runtime: ServingRuntime, slot: _Slot) -> RuntimeHandle:
+        try:
+            delay = slot.next_start - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            handle = await self._start(runtime)
+        except Exception:
+            slot.failures += 1
+            backoff = _RESTART_BACKOFF_S[min(slot.failures, len(_RESTART_BACKOFF_S) - 1)]
+            slot.next_start = time.monotonic() + backoff
+            raise
+        finally:
+            slot.starting = None
+        slot.handle, slot.failures = handle, 0
+        return handle
 
     async def _start(self, runtime: ServingRuntime) -> RuntimeHandle:
         server_type = runtime.spec.built_in_adapter.server_type if runtime.spec.built_in_adapter else None
@@ -106,16 +163,23 @@ class RuntimePool:
                      ("grpc.max_send_message_length", _UNLIMITED)],
         )
         handle = RuntimeHandle(runtime, instance, adapter, status, channel)
-        self._handles[runtime_key(runtime)] = handle
         log.info("runtime %s instance %s ready: capacity %d bytes, version %s", runtime.metadata.name,
                  instance_id, status.capacity_bytes, status.runtime_version)
         return handle
 
-    async def _discard(self, key: str) -> None:
-        handle = self._handles.pop(key, None)
-        if handle is None:
-            return
-        with contextlib.suppress(Exception):
-            await handle.data_channel.close()
-            await handle.adapter.close()
-        await handle.instance.stop()
+    @staticmethod
+    async def _stop_slot(slot: _Slot) -> None:
+        if slot.starting is not None:
+            slot.starting.cancel()
+            with contextlib.suppress(BaseException):
+                await slot.starting
+        if slot.handle is not None:
+            handle, slot.handle = slot.handle, None
+            await _close(handle)
+
+
+async def _close(handle: RuntimeHandle) -> None:
+    with contextlib.suppress(Exception):
+        await handle.data_channel.close()
+        await handle.adapter.close()
+    await handle.instance.stop()

@@ -65,3 +65,29 @@ class Settings(BaseSettings):
 
     load_failure_expiry_s: float = 900.0
     """How long a failed load is remembered before a request retries it (`MM_LOAD_FAILURE_EXPIRY_TIME_MS`)."""
+
+    pods_per_runtime: int = 1
+    """Runtime instances per ServingRuntime unless its `replicas` says otherwise (`podsPerRuntime`; upstream 2)."""
+
+    min_churn_age_s: float | None = None
+    """A full instance refuses to load a model while its LRU model was used more recently than this
+    ("Cache churn threshold exceeded"); default ModelMesh's 10 x max(3 s, load timeout / 3); 0 disables."""
+
+    second_copy_min_age_s: float = 420.0
+    """A model whose previous use was between this and `second_copy_max_age_s` ago gets a second copy on
+    another instance (`mm.min_second_copy_age_secs`)."""
+
+    second_copy_max_age_s: float = 2400.0
+    """See `second_copy_min_age_s` (`mm.max_second_copy_age_secs`)."""
+
+    scale_to_zero_enabled: bool = True
+    """Stop a runtime's instances when no InferenceService could use it (`scaleToZero.enabled`)."""
+
+    scale_to_zero_grace_s: float = 60.0
+    """How long a runtime stays up after its last InferenceService went away (`scaleToZero.gracePeriodSeconds`)."""
+
+    metrics_enabled: bool = True
+    """Serve Prometheus `modelmesh_*` metrics on `metrics_port` (`metrics.enabled`)."""
+
+    metrics_port: int = 2112
+    """Port of the `/metrics` endpoint (plain HTTP here; ModelMesh defaults to https)."""

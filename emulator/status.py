@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model_state import ModelCopy, ModelState, TransitionStatus
+from .model_state import ConcreteModel, ModelState, TransitionStatus
 from .placement import VModel
 
 __all__ = ["inference_service_status", "transition_status"]
@@ -23,11 +23,11 @@ def transition_status(vmodel: VModel) -> TransitionStatus:
     return TransitionStatus.IN_PROGRESS
 
 
-def _copies(*copies: ModelCopy | None) -> dict[str, int]:
-    present = [c for c in copies if c is not None and
-               c.state in (ModelState.LOADING, ModelState.LOADED, ModelState.FAILED_TO_LOAD)]
-    return {"failedCopies": sum(c.state is ModelState.FAILED_TO_LOAD for c in present),
-            "totalCopies": len(present)}
+def _copies(*models: ConcreteModel | None) -> dict[str, int]:
+    """Copies loading or loaded, plus one per failed load, of the active and target models."""
+    present = [model for model in models if model is not None]
+    failed = sum(model.state is ModelState.FAILED_TO_LOAD for model in present)
+    return {"failedCopies": failed, "totalCopies": failed + sum(len(model.copies) for model in present)}
 
 
 def inference_service_status(vmodel: VModel, *, grpc_url: str, rest_url: str | None) -> dict[str, Any]:

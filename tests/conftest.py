@@ -42,7 +42,7 @@ def upstream_s3_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_settings(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settings]:
     def make(**overrides: object) -> Settings:
         values: dict[str, object] = {
-            "grpc_port": free_port(), "rest_port": free_port(),
+            "grpc_port": free_port(), "rest_port": free_port(), "metrics_port": free_port(),
             "cache_dir": tmp_path_factory.mktemp("cache"), "runtime_stop_grace_s": 10.0,
         }
         values.update(overrides)

@@ -9,12 +9,15 @@ rewrites the model-name field to the concrete id where the runtime asks for it (
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import grpc
 
 from ..errors import EmulatorError, InvalidArgumentError, UnsupportedError
-from ..model_state import ModelCopy
+from ..metrics import Metrics
+from ..model_state import LoadedCopy
 from ..placement import Placement
 from .wire import read_string_field, replace_string_field
 
@@ -42,23 +45,39 @@ class RuntimeCallError(EmulatorError):
 
 
 class DataPlane:
-    def __init__(self, placement: Placement, namespace: str):
+    def __init__(self, placement: Placement, namespace: str, metrics: Metrics | None = None):
         self._placement = placement
         self._namespace = namespace
+        self._metrics = metrics
 
     async def call(self, method: str, request: bytes, metadata: Metadata,
                    timeout: float | None = None) -> bytes:
         """Forward a unary call (`method` like `inference.GRPCInferenceService/ModelInfer`) and return the reply."""
+        if self._metrics is None:
+            return await self._call(method, request, metadata, timeout, _Timing())
+        timing = _Timing()
+        code, reply = "OK", b""
+        try:
+            reply = await self._call(method, request, metadata, timeout, timing)
+            return reply
+        except EmulatorError as exc:
+            code = exc.grpc_code.name
+            raise
+        finally:
+            self._metrics.observe_request(method, code, (time.perf_counter() - timing.started) * 1000,
+                                          len(request), len(reply), timing.invoke_ms)
+
+    async def _call(self, method: str, request: bytes, metadata: Metadata, timeout: float | None,
+                    timing: _Timing) -> bytes:
         if method.startswith("mmesh.ModelRuntime/"):
             raise UnsupportedError(f"Method not found or not permitted: {method}")
         copy = await self._resolve(method, request, metadata)
         outgoing = _forward_metadata(metadata, copy.model_id)
         for attempt in range(2):
             payload = self._inject_id(method, request, copy)
+            invoked = time.perf_counter()
             try:
-                handle = copy.handle
-                assert handle is not None
-                return await handle.data_channel.unary_unary(f"/{method}")(
+                return await copy.handle.data_channel.unary_unary(f"/{method}")(
                     payload, metadata=outgoing, timeout=timeout
                 )
             except grpc.aio.AioRpcError as exc:
@@ -67,9 +86,11 @@ class DataPlane:
                     copy = await self._placement.route_concrete(copy.model_id)
                     continue
                 raise RuntimeCallError(method, exc.code(), exc.details() or "") from None
+            finally:
+                timing.invoke_ms = (time.perf_counter() - invoked) * 1000
         raise AssertionError("unreachable")
 
-    async def _resolve(self, method: str, request: bytes, metadata: Metadata) -> ModelCopy:
+    async def _resolve(self, method: str, request: bytes, metadata: Metadata) -> LoadedCopy:
         path = ID_EXTRACTION_PATHS.get(method)
         if path is not None:
             vmodel_id = read_string_field(request, path)
@@ -90,12 +111,17 @@ class DataPlane:
         raise InvalidArgumentError("must include mm-model-id header")
 
     @staticmethod
-    def _inject_id(method: str, request: bytes, copy: ModelCopy) -> bytes:
-        assert copy.handle is not None
+    def _inject_id(method: str, request: bytes, copy: LoadedCopy) -> bytes:
         path = copy.handle.status.method_infos.get(method)
         if path:
             return replace_string_field(request, path, copy.model_id)
         return request
+
+
+@dataclass
+class _Timing:
+    started: float = field(default_factory=time.perf_counter)
+    invoke_ms: float | None = None
 
 
 def _model_headers(metadata: Metadata) -> dict[str, list[str]]:
