@@ -76,7 +76,10 @@ class InstanceCache:
         return weight <= self.capacity_units
 
     def would_evict_newer(self, weight: int, last_used: float) -> bool:
-        """True when making room for an entry this old would evict more recently used ones (cache fall-through)."""
+        """True when making room for an entry this old would evict more recently used ones (cache fall-through).
+        An entry larger than the whole capacity is not a fall-through: its load fails on size instead."""
+        if not self.fits(weight):
+            return False
         need = weight - self.remaining_units
         for entry in self.entries():
             if need <= 0:

@@ -241,9 +241,13 @@ class Placement:
 
     async def _load_copy(self, model: ConcreteModel, handle: RuntimeHandle, last_used: float) -> LoadedCopy:
         cache, model_id = handle.cache, model.model_id
+        predicted = handle.status.default_model_size_bytes
+        if not cache.fits(units(predicted)):
+            raise ModelLoadError(f"Predicted size of {_gb(predicted)} for model {model_id} is larger than total "
+                                 f"effective capacity of {_gb(cache.capacity_bytes)}")
         copy = LoadedCopy(model, handle)
         model.copies[handle.location] = copy
-        await self._evict(handle, cache.insert(model_id, units(handle.status.default_model_size_bytes), last_used))
+        await self._evict(handle, cache.insert(model_id, units(predicted), last_used))
         queued = time.perf_counter()
         try:
             async with handle.load_slots:

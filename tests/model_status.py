@@ -8,18 +8,23 @@ from typing import Any
 from emulator.status import inference_service_status
 from emulator.testing import EmulatorThread
 
-__all__ = ["isvc_status", "wait_until_settled"]
+__all__ = ["isvc_status", "maybe_isvc_status", "wait_until_settled"]
 
 _SETTLED = {"Loaded", "FailedToLoad", "Standby"}
 
 
-def isvc_status(emu: EmulatorThread, name: str) -> dict[str, Any]:
-    def read() -> dict[str, Any]:
+def maybe_isvc_status(emu: EmulatorThread, name: str) -> dict[str, Any] | None:
+    def read() -> dict[str, Any] | None:
         vmodel = emu.emulator.placement.vmodel(name, emu.emulator.settings.namespace)
-        assert vmodel is not None, f"no vmodel {name}"
-        return inference_service_status(vmodel, grpc_url="grpc://test", rest_url=None)
+        return inference_service_status(vmodel, grpc_url="grpc://test", rest_url=None) if vmodel else None
 
     return emu.call(read)
+
+
+def isvc_status(emu: EmulatorThread, name: str) -> dict[str, Any]:
+    status = maybe_isvc_status(emu, name)
+    assert status is not None, f"no InferenceService {name}"
+    return status
 
 
 def wait_until_settled(emu: EmulatorThread, name: str, timeout: float = 120) -> dict[str, Any]:

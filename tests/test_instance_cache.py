@@ -72,3 +72,9 @@ def test_a_model_larger_than_capacity_does_not_fit() -> None:
 
     assert not cache.fits(units(5 * MIB))
     assert cache.fits(units(MIB))
+
+
+def test_an_entry_too_big_for_any_cache_is_not_a_fall_through() -> None:
+    cache = InstanceCache(MIB // 2, loading_threads=1, default_model_size=1_000_000)
+
+    assert not cache.would_evict_newer(units(1_000_000), last_used=0)
