@@ -396,3 +396,19 @@ def test_a_regularly_used_model_gets_a_second_copy_on_another_instance(
     assert copies == {"failedCopies": 0, "totalCopies": 2}
     assert len(locations) == 2
     assert answers == {8}
+
+
+def test_a_runtime_that_cannot_start_reports_runtime_unhealthy_with_its_log(
+        make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
+    with EmulatorThread(make_settings(local_s3_root=sample_s3_root)) as emu:
+        emu.apply_text(runtime_yaml("broken", "sklearn", memory="1Gi",
+                                    env={"MLSERVER_PARALLEL_WORKERS": "not-a-number"}))
+        emu.apply_text(isvc_yaml("on-broken", "sklearn", SVM))
+        status = wait_until_settled(emu, "on-broken")["modelStatus"]
+
+    failure = status["lastFailureInfo"]
+    assert status["states"]["activeModelState"] == "FailedToLoad"
+    assert failure["reason"] == "RuntimeUnhealthy"
+    assert "location" not in failure
+    assert "runtime 'broken'" in failure["message"]
+    assert "parallel_workers" in failure["message"]
