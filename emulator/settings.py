@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -65,6 +65,26 @@ class Settings(BaseSettings):
 
     load_failure_expiry_s: float = 900.0
     """How long a failed load is remembered before a request retries it (`MM_LOAD_FAILURE_EXPIRY_TIME_MS`)."""
+
+    s3_endpoint: str | None = None
+    """S3/MinIO endpoint (`http://localhost:9000`) for `s3` storage entries with no `endpoint_url`, such as the
+    embedded `localMinIO`; unset, those entries read `local_s3_root` instead."""
+
+    s3_access_key_id: str = "AKIAIOSFODNN7EXAMPLE"
+    """Access key for `s3_endpoint` when the entry has none (default: the quickstart MinIO's)."""
+
+    s3_secret_access_key: SecretStr = SecretStr("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    """Secret key for `s3_endpoint` when the entry has none (default: the quickstart MinIO's)."""
+
+    storage_retries: int = 3
+    """Retries after a transient storage error (connection refused, timeout, HTTP 429/500/502/503/504)."""
+
+    storage_retry_backoff_s: float = 0.5
+    """Wait before the first retry; it doubles for each further retry, up to 8 s."""
+
+    allow_any_pvc: bool = False
+    """Let models use any PersistentVolumeClaim under `pvc_root`, not only those named by `pvc` storage
+    entries (`allowAnyPVC`)."""
 
     pods_per_runtime: int = 1
     """Runtime instances per ServingRuntime unless its `replicas` says otherwise (`podsPerRuntime`; upstream 2)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from ..errors import StorageError
 from .puller import safe_relative_path
+from .resolve import ResolvedStorage
 
 __all__ = ["LocalBucketProvider", "PvcProvider", "copy_object_or_prefix"]
 
@@ -32,8 +32,8 @@ class LocalBucketProvider:
     def __init__(self, root: Path):
         self.root = root
 
-    def fetch(self, entry: dict[str, Any], path: str, target: Path) -> None:
-        bucket = entry.get("bucket")
+    def fetch(self, storage: ResolvedStorage, path: str, target: Path) -> None:
+        bucket = storage.entry.get("bucket")
         if not bucket:
             raise StorageError("no bucket given (storage entry, storage.parameters or s3:// URI)")
         bucket_dir = self.root / bucket
@@ -46,19 +46,32 @@ class LocalBucketProvider:
 
 
 class PvcProvider:
-    """`type: pvc` entries: claim `name` is the directory `<root>/<name>`; files are symlinked, not copied."""
+    """`type: pvc` entries: claim `name` is the directory `<root>/<name>`; files are symlinked, not copied.
 
-    def __init__(self, root: Path):
+    As in ModelMesh, a claim is mounted only when a `pvc` entry of the storage-config names it, unless
+    `allow_any_pvc` (`allowAnyPVC`) is set.
+    """
+
+    def __init__(self, root: Path, *, allow_any_pvc: bool = False):
         self.root = root
+        self.allow_any_pvc = allow_any_pvc
 
-    def fetch(self, entry: dict[str, Any], path: str, target: Path) -> None:
-        claim = entry.get("name")
-        if not claim:
-            raise StorageError("pvc storage entry has no 'name' (the PersistentVolumeClaim)")
+    def fetch(self, storage: ResolvedStorage, path: str, target: Path) -> None:
+        claim = storage.entry.get("name")
+        if not claim or not isinstance(claim, str):
+            raise StorageError("required configuration 'name' missing from command")
+        if not self.allow_any_pvc and claim not in storage.pvc_claims:
+            raise StorageError(
+                f"PersistentVolumeClaim '{claim}' is not mounted: no pvc entry of the storage-config names it "
+                f"(named: {', '.join(sorted(storage.pvc_claims)) or 'none'}) and allowAnyPVC is off"
+            )
+        if not self.root.is_dir():
+            raise StorageError(f"the PVC mount base '{self.root}' doesn't exist")
         claim_dir = self.root / safe_relative_path(claim, what="pvc name")
         if not claim_dir.is_dir():
-            raise StorageError(f"PersistentVolumeClaim {claim!r} not found (no directory {claim_dir})")
+            raise StorageError(f"PersistentVolumeClaim '{claim}' not found (no directory {claim_dir})")
         source = claim_dir / safe_relative_path(path)
         if not source.exists():
-            raise StorageError(f"no file found at '{path}' in PersistentVolumeClaim {claim!r}")
-        copy_object_or_prefix(source.resolve(), target, link=True)
+            raise StorageError(f"unable to access model local path '{path}' in PersistentVolumeClaim '{claim}'")
+        # Linked as named, not resolved: a launcher that mounts the claim at its own path makes the link work there.
+        copy_object_or_prefix(source, target, link=True)

@@ -7,10 +7,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..errors import StorageError, UnsupportedError
 from .resolve import ResolvedStorage
+from .secrets import redact, secret_values
 
 __all__ = ["PulledModel", "Puller", "StorageProvider", "safe_relative_path"]
 
@@ -24,9 +25,12 @@ class PulledModel:
 
 
 class StorageProvider(Protocol):
-    """Copies (or links) the object or prefix at `path` into `target`, which does not exist yet."""
+    """Copies (or links) the object or prefix at `path` into `target`, which does not exist yet.
 
-    def fetch(self, entry: dict[str, Any], path: str, target: Path) -> None: ...
+    Raises StorageError (or UnsupportedError); the puller adds where the model comes from and removes credentials.
+    """
+
+    def fetch(self, storage: ResolvedStorage, path: str, target: Path) -> None: ...
 
 
 def safe_relative_path(path: str, *, what: str = "storage path") -> PurePosixPath:
@@ -47,9 +51,10 @@ class Puller:
     def _pull(self, model_id: str, storage: ResolvedStorage, models_dir: Path) -> PulledModel:
         provider = self._providers.get(storage.type)
         if provider is None:
-            raise UnsupportedError(
-                f"storage type {storage.type!r} ({storage.describe()}) is not supported by the emulator "
-                f"(supported: {', '.join(sorted(self._providers))})"
+            raise StorageError(
+                f"Failed to pull model from storage due to error: could not process pull command: no provider "
+                f"registered for repositories of type '{storage.type}' ({storage.describe()}; "
+                f"supported: {', '.join(sorted(self._providers))})"
             )
         model_dir = models_dir / safe_relative_path(model_id, what="model id").name
         staging = Path(tempfile.mkdtemp(prefix=f".pull-{model_id}-", dir=models_dir))
@@ -78,19 +83,23 @@ class Puller:
     def _fetch(provider: StorageProvider, storage: ResolvedStorage, path: str, target: Path) -> None:
         safe_relative_path(path)
         try:
-            provider.fetch(storage.entry, path, target)
+            provider.fetch(storage, path, target)
+            return
+        except UnsupportedError as exc:
+            raise UnsupportedError(_message(exc.message, storage)) from None
         except StorageError as exc:
-            raise StorageError(
-                f"Failed to pull model from storage due to error: {exc.message} ({storage.describe()})"
-            ) from None
+            cause = exc.message
         except OSError as exc:
-            raise StorageError(
-                f"Failed to pull model from storage due to error: {exc.strerror or exc} ({storage.describe()})"
-            ) from None
+            cause = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else exc.strerror or str(exc)
+        raise StorageError(_message(f"Failed to pull model from storage due to error: {cause}", storage))
 
     @staticmethod
     def remove(model_id: str, models_dir: Path) -> None:
         shutil.rmtree(models_dir / safe_relative_path(model_id, what="model id").name, ignore_errors=True)
+
+
+def _message(text: str, storage: ResolvedStorage) -> str:
+    return redact(f"{text} ({storage.describe()})", secret_values(storage.entry))
 
 
 def _local_name(path: str) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StorageError
 from ..spec import StorageLocation
 
-__all__ = ["EMBEDDED_STORAGE_CONFIG", "ResolvedStorage", "resolve_storage"]
+__all__ = ["EMBEDDED_STORAGE_CONFIG", "ResolvedStorage", "display_url", "resolve_storage"]
 
 # The quickstart's `localMinIO` entry without an endpoint: with no S3 endpoint the s3 provider reads the
 # bucket from the local S3 stand-in directory, so upstream InferenceService YAML works unchanged.
@@ -23,6 +24,8 @@ class ResolvedStorage:
     entry: dict[str, Any]
     model_path: str
     schema_path: str | None
+    pvc_claims: frozenset[str] = field(default=frozenset())
+    """Claims named by the storage-config's `pvc` entries: those ModelMesh mounts into runtime pods."""
 
     @property
     def type(self) -> str:
@@ -31,12 +34,23 @@ class ResolvedStorage:
     def describe(self) -> str:
         """Where the model comes from, for error messages; never includes credentials."""
         parts = [f"storage key {self.storage_key!r}" if self.storage_key else "default storage"]
-        location = self.entry.get("bucket") or self.entry.get("name") or self.entry.get("url")
-        if location:
+        url = self.entry.get("url")
+        location = self.entry.get("bucket") or self.entry.get("name") or (display_url(url) if url else None)
+        if location and self.model_path:
             parts.append(f"{location}/{self.model_path}")
+        elif location:
+            parts.append(str(location))
         else:
             parts.append(f"path {self.model_path!r}")
         return ", ".join(parts)
+
+
+def display_url(url: object) -> str:
+    """A URL fit for messages: no user info, and query values (which may be tokens) hidden."""
+    parts = urlsplit(str(url))
+    host = parts.netloc.rpartition("@")[2]
+    query = "&".join(f"{item.partition('=')[0]}=..." for item in parts.query.split("&")) if parts.query else ""
+    return urlunsplit((parts.scheme, host, parts.path, query, ""))
 
 
 def resolve_storage(location: StorageLocation, config: dict[str, dict[str, Any]]) -> ResolvedStorage:
@@ -65,6 +79,9 @@ def resolve_storage(location: StorageLocation, config: dict[str, dict[str, Any]]
         entry=entry,
         model_path=(location.path or "").lstrip("/"),
         schema_path=location.schema_path.lstrip("/") if location.schema_path else None,
+        pvc_claims=frozenset(
+            str(e["name"]) for e in config.values() if e.get("type") == "pvc" and isinstance(e.get("name"), str)
+        ),
     )
 
 
