@@ -1,22 +1,25 @@
-"""Shared fixtures: the project's trained sample bucket, free ports, and emulators on real MLServer processes."""
+"""Shared fixtures: the trained sample bucket, free ports; the modelmesh_emulator plugin serves runtimes/ and
+sample_models/ through real MLServer processes (`emulator`, `emulator_grpc`, `emulator_rest`, `served`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from emulator.launchers.ports import free_port
 from emulator.settings import Settings
-from emulator.testing import EmulatorThread
+from emulator.testing import EmulatorStorage, EmulatorThread
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 UPSTREAM_EXAMPLES = SHARED / "modelmesh-examples"
 BUCKET = "modelmesh-example-models"
+SAMPLE_MANIFESTS = [ROOT / "runtimes", ROOT / "sample_models"]
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +46,7 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Set
     def make(**overrides: object) -> Settings:
         values: dict[str, object] = {
             "grpc_port": free_port(), "rest_port": free_port(), "metrics_port": free_port(),
+            "api_port": free_port(), "launcher": "process",
             "cache_dir": tmp_path_factory.mktemp("cache"), "runtime_stop_grace_s": 10.0,
         }
         values.update(overrides)
@@ -51,10 +55,20 @@ def make_settings(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Set
     return make
 
 
+@pytest.fixture(scope="session")
+def emulator_storage(emulator_storage: EmulatorStorage, sample_s3_root: Path) -> EmulatorStorage:
+    """The plugin's storage with the trained sample bucket behind `localMinIO`."""
+    return dataclasses.replace(emulator_storage, local_s3_root=sample_s3_root)
+
+
+@pytest.fixture(scope="session")
+def emulator_manifests() -> list[Path]:
+    """The project's runtimes/ and sample_models/, applied by the plugin's `emulator` fixture."""
+    return SAMPLE_MANIFESTS
+
+
 @pytest.fixture(scope="module")
-def served(make_settings: Callable[..., Settings], sample_s3_root: Path) -> Iterator[EmulatorThread]:
-    """One emulator serving the project's runtimes/ and sample_models/, every model loaded."""
-    with EmulatorThread(make_settings(local_s3_root=sample_s3_root)) as emu:
-        lines = emu.apply_paths([ROOT / "runtimes", ROOT / "sample_models"])
-        assert not [line for line in lines if line.startswith("error")], lines
-        yield emu
+def served(emulator_instance: EmulatorThread, emulator_manifests: list[Path]) -> EmulatorThread:
+    """`emulator` for module-scoped fixtures: the plugin's shared emulator with the sample manifests applied."""
+    emulator_instance.apply(*emulator_manifests)
+    return emulator_instance
