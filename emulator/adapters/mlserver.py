@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from mlserver.grpc import dataplane_pb2, dataplane_pb2_grpc
 
 from ..errors import ModelLoadError, RuntimeStartError
 from ..launchers import RuntimeInstance
 from ..spec import ServingRuntime
 from ..storage import PulledModel
+from ..v2_protos import GRPCInferenceServiceStub, dataplane_pb2
 from .base import MODEL_SIZE_MULTIPLIER, RuntimeStatus
 from .runtime_env import adapter_env
 
@@ -47,7 +47,7 @@ class MLServerAdapter:
         self._startup_timeout_s = startup_timeout_s
         self._env = adapter_env(runtime)
         self._channel = grpc.aio.insecure_channel(instance.ports.management)
-        self._server = dataplane_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        self._server = GRPCInferenceServiceStub(self._channel)
         self._root = instance.models_dir / MODELS_SUBDIR
         self._container_root = f"{instance.container_models_dir}/{MODELS_SUBDIR}"
 

@@ -8,9 +8,9 @@ from functools import partial
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from mlserver.grpc import dataplane_pb2
 
 from ..errors import EmulatorError
+from ..v2_protos import dataplane_pb2
 from .dataplane import STREAMING_METHODS, DataPlane
 
 __all__ = ["start_grpc_server"]
@@ -22,8 +22,9 @@ _NOT_ROUTED = ("/grpc.reflection.", "/grpc.health.")
 
 
 class _PassThrough(grpc.GenericRpcHandler):
-    def __init__(self, dataplane: DataPlane):
+    def __init__(self, dataplane: DataPlane, max_message_size: int):
         self._dataplane = dataplane
+        self._max_message_size = max_message_size
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
@@ -40,6 +41,9 @@ class _PassThrough(grpc.GenericRpcHandler):
         return handler
 
     async def _call(self, method: str, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        if 0 <= self._max_message_size < len(request):  # negative: unlimited, as for grpc core
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"gRPC message exceeds maximum size {self._max_message_size}: {len(request)}")
         try:
             return await self._dataplane.call(
                 method, request, context.invocation_metadata() or (), context.time_remaining()
@@ -55,8 +59,10 @@ async def _streaming_unsupported(_: object, context: grpc.aio.ServicerContext) -
 
 async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_message_size: int) -> tuple[
         grpc.aio.Server, int]:
+    # The size limit is checked per call, so that an oversized message gets ModelMesh's (grpc-java's) error text
+    # rather than grpc core's "Received message larger than max (...)".
     server = grpc.aio.server(options=[
-        ("grpc.max_receive_message_length", max_message_size),
+        ("grpc.max_receive_message_length", -1),
         ("grpc.max_send_message_length", -1),
         ("grpc.so_reuseport", 0),
     ])
@@ -66,7 +72,7 @@ async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_mess
         [INFERENCE_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
          reflection.SERVICE_NAME], server,
     )
-    server.add_generic_rpc_handlers((_PassThrough(dataplane),))
+    server.add_generic_rpc_handlers((_PassThrough(dataplane, max_message_size),))
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {host}:{port}")

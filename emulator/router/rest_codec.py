@@ -22,9 +22,9 @@ from typing import Any, NamedTuple
 import grpc
 import numpy as np
 import orjson
-from mlserver.grpc import dataplane_pb2 as pb
 
 from ..errors import EmulatorError, InvalidArgumentError
+from ..v2_protos import dataplane_pb2 as pb
 
 __all__ = [
     "RestCodecError",
