@@ -33,8 +33,9 @@ class Settings(BaseSettings):
     namespace: str = "modelmesh-serving"
     """Namespace given to objects whose manifest names none."""
 
-    launcher: Literal["auto", "process"] = "auto"
-    """How runtime instances run: `process` (local subprocesses) or `auto` (process until the docker launcher lands)."""
+    launcher: Literal["auto", "process", "docker"] = "auto"
+    """How runtime instances run: `docker` (one container per instance, docs/docker.md), `process` (local
+    `mlserver` subprocesses, MLServer runtimes only) or `auto` (docker when a Docker daemon answers, else process)."""
 
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     """Working directory: each emulator run keeps its runtime instances' `/models` dirs and logs under it."""
@@ -59,6 +60,10 @@ class Settings(BaseSettings):
 
     grpc_max_message_size: int = 16777216
     """Largest gRPC message accepted on 8033 (`grpcMaxMessageSizeBytes`)."""
+
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    """Event loop of `serve`: `auto` is uvloop when installed (less routing overhead per request, see
+    docs/benchmarks.md), `asyncio` the standard library's."""
 
     built_in_server_types: list[str] = ["triton", "mlserver", "ovms", "torchserve"]
     """Accepted `builtInAdapter.serverType` values (`builtInServerTypes`)."""
@@ -111,3 +116,24 @@ class Settings(BaseSettings):
 
     metrics_port: int = 2112
     """Port of the `/metrics` endpoint (plain HTTP here; ModelMesh defaults to https)."""
+
+    api_enabled: bool = True
+    """Serve the management API that `modelmesh-emulator apply/get/describe/delete/logs/status` talk to."""
+
+    api_host: str = "127.0.0.1"
+    """Address the management API binds to. It can change what runs, so keep it on loopback."""
+
+    api_port: int = 8034
+    """Management API port; 0 picks a free one. Beside 8033, and not a port of ModelMesh (8033, 8008, 8080,
+    8085, 8089, 8090, 2112), its runtimes (8000, 8001, 8002) or a local Kubernetes API (6443, 8443, 8001)."""
+
+    watch: bool = True
+    """`serve` re-applies a manifest file when it changes and deletes the objects of one that is removed."""
+
+    image_overrides: dict[str, str] = {
+        "seldonio/mlserver:1.3.2": "modelmesh-emulator/mlserver:1.7.1",
+        "mlserver-1:replace": "modelmesh-emulator/mlserver:1.7.1",
+    }
+    """Docker launcher: runtime images to run as another, local image (JSON object in MMEMU_IMAGE_OVERRIDES;
+    setting it replaces these defaults). A replacement is used when present in the daemon, else the image
+    itself; neither present is an error naming the image and how to build it (`scripts/build-images.sh`)."""

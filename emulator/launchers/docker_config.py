@@ -1,0 +1,75 @@
+"""A ServingRuntime's model server container, as `docker run` arguments: what ModelMesh's controller puts in the
+runtime pod (reference §1.3), plus the few overrides that running outside a pod needs.
+
+What the emulator overrides, and why (docs/docker.md repeats this for users):
+* `REACHABILITY_ENV[serverType]`: the built-in runtimes bind their servers to 127.0.0.1 (`MLSERVER_HOST`),
+  since in a pod only the adapter, in the same network namespace, talks to them. Here the emulator is outside
+  the container, so the server must listen on the container's interface: 0.0.0.0.
+* Ports: `grpcDataEndpoint` and `builtInAdapter.runtimeManagementPort` are published on 127.0.0.1 with
+  random host ports (or, for an emulator in a container, reached on the shared network); nothing else is
+  published. The container's own port numbers are unchanged.
+* `/models` is a bind mount of the instance's models directory (an emptyDir in the pod).
+* An init process (Docker's `--init`) is PID 1, so that the stop signal reaches the server even when the
+  image's CMD is in shell form: stopping takes seconds, not the whole grace period.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..spec import Container, ServingRuntime, to_millicores
+
+__all__ = ["CONTAINER_MODELS_DIR", "REACHABILITY_ENV", "container_env", "expand_references", "run_arguments"]
+
+CONTAINER_MODELS_DIR = "/models"
+REACHABILITY_ENV: dict[str, dict[str, str]] = {
+    "mlserver": {"MLSERVER_HOST": "0.0.0.0"},
+}
+"""Per `builtInAdapter.serverType`: env forced so the server is reachable from outside its container."""
+
+_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand_references(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' `$(VAR)` expansion in command, args and env values: unknown names stay, `$$` is `$`."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+
+    return _REFERENCE.sub(replace, text)
+
+
+def container_env(runtime: ServingRuntime, container: Container) -> dict[str, str]:
+    """The container's literal env (`valueFrom` entries have no source here), expanded in order as Kubernetes
+    does, then the reachability overrides."""
+    env: dict[str, str] = {}
+    for var in container.env:
+        if var.value is not None:
+            env[var.name] = expand_references(var.value, env)
+    adapter = runtime.spec.built_in_adapter
+    env.update(REACHABILITY_ENV.get(adapter.server_type or "", {}) if adapter else {})
+    return env
+
+
+def run_arguments(runtime: ServingRuntime, container: Container, *, image: str) -> dict[str, Any]:
+    """`docker.containers.run` keyword arguments for the image, command, env, working dir and resources."""
+    env = container_env(runtime, container)
+    arguments: dict[str, Any] = {"image": image, "environment": env, "cap_drop": ["ALL"], "init": True}
+    # Kubernetes: `command` replaces the image's ENTRYPOINT (and drops its CMD), `args` replaces CMD.
+    if container.command:
+        arguments["entrypoint"] = [expand_references(word, env) for word in container.command]
+    if container.args:
+        arguments["command"] = [expand_references(word, env) for word in container.args]
+    if container.working_dir:
+        arguments["working_dir"] = container.working_dir
+    limits = container.resources.limits
+    if container.memory_limit_bytes is not None:
+        arguments["mem_limit"] = container.memory_limit_bytes
+        arguments["memswap_limit"] = container.memory_limit_bytes  # no swap, as in a pod
+    if "cpu" in limits:
+        arguments["nano_cpus"] = to_millicores(limits["cpu"]) * 1_000_000
+    if container.cpu_request_millicores:
+        arguments["cpu_shares"] = max(2, container.cpu_request_millicores * 1024 // 1000)
+    return arguments

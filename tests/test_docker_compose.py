@@ -1,0 +1,144 @@
+"""`docker compose up` end to end, as a user runs it where no registry is reachable: the offline override, health,
+grpcurl on 8033 and curl on 8008 for the built-in sklearn runtime and the custom runtime, then `down -v`."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from emulator.launchers.docker_labels import LABEL_OWNER
+from emulator.launchers.ports import free_port
+
+from .docker_support import RUNTIME_IMAGES, docker_client_or_skip, require_images, unavailable
+from .v2_client import REQUESTS, expected_outputs
+
+pytestmark = [pytest.mark.docker, pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILES = ("-f", "docker-compose.yml", "-f", "docker-compose.offline.yml")
+OFFLINE_BASE = "modelmesh-emulator/python:3.11-offline"
+GRPCURL = Path(sys.executable).with_name("grpcurl")
+ISVCS = ("example-sklearn-mnist-svm", "example-custom-mnist")
+
+
+class Stack:
+    def __init__(self, project: str, env: dict[str, str]):
+        self.project, self.env = project, env
+        self.grpc = f"127.0.0.1:{env['MMEMU_COMPOSE_GRPC_PORT']}"
+        self.rest = f"http://127.0.0.1:{env['MMEMU_COMPOSE_REST_PORT']}"
+
+    def compose(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "compose", "-p", self.project, *COMPOSE_FILES, *args], cwd=ROOT,
+                              env=self.env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[docker.DockerClient]:
+    client = docker_client_or_skip()
+    version = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True)
+    if version.returncode != 0 or not version.stdout.strip().lstrip("v").startswith("2"):
+        unavailable("`docker compose` v2 is not installed (scripts/install-docker.sh)")
+    for tool in ("curl", str(GRPCURL)):
+        if shutil.which(tool) is None:
+            unavailable(f"{tool} is not installed")
+    require_images(client, (*RUNTIME_IMAGES, OFFLINE_BASE))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def stack(client: docker.DockerClient) -> Iterator[Stack]:
+    env = {**os.environ, "MMEMU_COMPOSE_GRPC_PORT": str(free_port()), "MMEMU_COMPOSE_REST_PORT": str(free_port()),
+           "MMEMU_COMPOSE_API_PORT": str(free_port())}
+    stack = Stack(f"mmemu-e2e-{secrets.token_hex(3)}", env)
+    try:
+        up = stack.compose("up", "-d", "--build")
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield stack
+    finally:
+        stack.compose("down", "-v", timeout=300)
+
+
+def _emulator(client: docker.DockerClient, project: str) -> Any:
+    found = client.containers.list(all=True, filters={"label": [f"com.docker.compose.project={project}",
+                                                               "com.docker.compose.service=emulator"]})
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _wait_healthy(client: docker.DockerClient, stack: Stack, timeout_s: float = 180) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        emulator = _emulator(client, stack.project)
+        state = emulator.attrs["State"]
+        if state.get("Health", {}).get("Status") == "healthy":
+            return emulator
+        assert state["Status"] == "running", emulator.logs(tail=50).decode()
+        assert time.monotonic() < deadline, "emulator not healthy:\n" + emulator.logs(tail=50).decode()
+        time.sleep(1)
+
+
+def _by_name(outputs: list[dict[str, Any]]) -> dict[str, list[float]]:
+    found = {}
+    for output in outputs:
+        if "data" in output:  # REST
+            found[output["name"]] = output["data"]
+        else:  # gRPC as protobuf JSON: int64 values are strings
+            contents = next(iter(output["contents"].values()))
+            found[output["name"]] = [float(value) for value in contents]
+    return found
+
+
+def _check(isvc: str, body: dict[str, Any]) -> None:
+    assert body["model_name"].startswith(f"{isvc}__isvc-")
+    outputs = _by_name(body["outputs"])
+    for expected in expected_outputs(isvc):
+        assert outputs[expected["name"]] == pytest.approx(expected["data"])
+
+
+def test_compose_up_serves_the_sample_models_and_down_leaves_no_container(stack: Stack,
+                                                                          client: docker.DockerClient) -> None:
+    emulator = _wait_healthy(client, stack)
+
+    for isvc in ISVCS:
+        with (REQUESTS / f"{isvc}.grpc.json").open() as request:
+            grpcurl = subprocess.run(
+                [str(GRPCURL), "-plaintext", "-max-time", "180", "-d", "@", stack.grpc,
+                 "inference.GRPCInferenceService/ModelInfer"],
+                stdin=request, capture_output=True, text=True, timeout=200,
+            )
+        assert grpcurl.returncode == 0, grpcurl.stderr
+        _check(isvc, json.loads(grpcurl.stdout))
+
+        curl = subprocess.run(
+            ["curl", "-sS", "--fail-with-body", "--max-time", "180", "-H", "content-type: application/json",
+             "-d", f"@{REQUESTS / f'{isvc}.json'}", f"{stack.rest}/v2/models/{isvc}/infer"],
+            capture_output=True, text=True, timeout=200,
+        )
+        assert curl.returncode == 0, curl.stdout + curl.stderr
+        _check(isvc, json.loads(curl.stdout))
+
+    owner = f"container:{emulator.id}:"
+    runtimes = [s for s in client.api.containers(all=True, filters={"label": LABEL_OWNER})
+                if s["Labels"][LABEL_OWNER].startswith(owner)]
+    assert len(runtimes) == 2, "one container per runtime: mlserver-1.x and custom-mnist-0.x"
+
+    down = stack.compose("down", "-v", timeout=300)
+
+    assert down.returncode == 0, down.stdout + down.stderr
+    left = client.api.containers(all=True, filters={"label": f"com.docker.compose.project={stack.project}"})
+    left += [s for s in client.api.containers(all=True, filters={"label": LABEL_OWNER})
+             if s["Labels"][LABEL_OWNER].startswith(owner)]
+    assert left == []
+    assert client.volumes.list(filters={"label": f"com.docker.compose.project={stack.project}"}) == []
