@@ -13,6 +13,10 @@ from pathlib import Path
 import grpc
 
 from .adapters.factory import build_adapters
+from .control.api import build_api_app
+from .control.manifests import ManifestSync
+from .control.object_meta import ObjectMeta
+from .control.server import AsgiServer
 from .errors import SpecError
 from .launchers.factory import build_launcher
 from .metrics import Metrics
@@ -41,12 +45,19 @@ class Emulator:
         self.registry = Registry(default_namespace=s.namespace, rest_proxy_enabled=s.rest_proxy_enabled,
                                  storage_secret_name=s.storage_secret_name)
         self.metrics = Metrics()
-        self.pool = RuntimePool(build_launcher(s), build_adapters(s), self.work_dir,
+        self.launcher = build_launcher(s)
+        self.pool = RuntimePool(self.launcher, build_adapters(s), self.work_dir,
                                 default_replicas=s.pods_per_runtime)
         self.placement = Placement(self.registry, self.pool, build_puller(s), s, self.metrics)
         self._stop_metrics: Callable[[], None] | None = None
         self.dataplane = DataPlane(self.placement, s.namespace, self.metrics)
         self.registry.subscribe(self.placement.on_registry_change)
+        self.object_meta = ObjectMeta()
+        self.registry.subscribe(self.object_meta.on_change)
+        self.manifests = ManifestSync(self.registry, built_in_server_types=s.built_in_server_types,
+                                      storage_secret_name=s.storage_secret_name)
+        self._api_server: AsgiServer | None = None
+        self.api_port = s.api_port
         self._grpc_server: grpc.aio.Server | None = None
         self._rest_server: RestServer | None = None
         self.grpc_port = s.grpc_port
@@ -64,6 +75,10 @@ class Emulator:
                 self.rest_port = self._rest_server.port
             if s.metrics_enabled:
                 self._stop_metrics = self.metrics.serve(s.host, s.metrics_port)
+            if s.api_enabled:
+                self._api_server = AsgiServer(build_api_app(self), s.api_host, s.api_port)
+                await self._api_server.start()
+                self.api_port = self._api_server.port
         except BaseException:
             await self.stop()
             raise
@@ -71,6 +86,9 @@ class Emulator:
                  self.rest_port)
 
     async def stop(self) -> None:
+        if self._api_server is not None:
+            await self._api_server.stop()
+            self._api_server = None
         if self._stop_metrics is not None:
             await asyncio.to_thread(self._stop_metrics)
             self._stop_metrics = None
@@ -83,6 +101,18 @@ class Emulator:
         await self.placement.shutdown()
         await self.pool.stop_all()
         await asyncio.to_thread(shutil.rmtree, self.work_dir, True)
+
+    @property
+    def grpc_url(self) -> str:
+        return f"grpc://{self.settings.host}:{self.grpc_port}"
+
+    @property
+    def rest_url(self) -> str | None:
+        return f"http://{self.settings.host}:{self.rest_port}" if self.settings.rest_proxy_enabled else None
+
+    @property
+    def api_url(self) -> str | None:
+        return f"http://{self.settings.api_host}:{self.api_port}" if self.settings.api_enabled else None
 
     async def __aenter__(self) -> Emulator:
         await self.start()

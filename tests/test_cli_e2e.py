@@ -1,13 +1,19 @@
-"""The README's quickstart as a user runs it: `modelmesh-emulator serve`, then grpcurl and curl."""
+"""The README's quickstart as a user runs it: `modelmesh-emulator serve`, then grpcurl and curl.
+
+`serve_process` (also used by test_cli_commands.py) runs `serve` as a subprocess on free ports and keeps
+reading its output, so the tests can wait for log lines and the pipe never fills up.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,37 +29,78 @@ BIN = Path(sys.executable).parent
 
 
 class Served:
-    def __init__(self, process: subprocess.Popen[str], grpc_port: int, rest_port: int, cache_dir: Path):
-        self.process, self.grpc_port, self.rest_port, self.cache_dir = process, grpc_port, rest_port, cache_dir
+    """A `modelmesh-emulator serve` subprocess and everything it printed so far."""
+
+    def __init__(self, process: subprocess.Popen[str], grpc_port: int, rest_port: int, api_port: int,
+                 cache_dir: Path):
+        self.process, self.cache_dir = process, cache_dir
+        self.grpc_port, self.rest_port, self.api_port = grpc_port, rest_port, api_port
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 60.0, *, after: int = 0) -> str:
+        """The first output line (from index `after`) matching `predicate`; fails with the output on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = next((line for line in self.lines[after:] if predicate(line)), None)
+                if found is not None:
+                    return found
+                if time.monotonic() >= deadline or self.process.poll() is not None:
+                    pytest.fail("expected output not seen; emulator output:\n" + "\n".join(self.lines))
+                self._changed.wait(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def serve_process(paths: list[str], *, cwd: Path, cache_dir: Path, extra: tuple[str, ...] = ()) -> Served:
+    """Start `modelmesh-emulator serve PATH…` on free ports (metrics too) and wait until it serves.
+
+    Runtimes run as processes, whether or not a Docker daemon answers, so the tests take the same time anywhere.
+    """
+    grpc_port, rest_port, api_port = free_port(), free_port(), free_port()
+    env = os.environ | {"MMEMU_METRICS_PORT": str(free_port())}
+    command = [str(BIN / "modelmesh-emulator"), "serve", *paths, "--grpc-port", str(grpc_port), "--rest-port",
+               str(rest_port), "--api-port", str(api_port), "--cache-dir", str(cache_dir), "--launcher", "process",
+               *extra]
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=env)
+    served = Served(process, grpc_port, rest_port, api_port, cache_dir)
+    try:
+        served.wait_for(lambda line: line.startswith("serving gRPC"))
+    except BaseException:
+        served.stop()
+        raise
+    return served
 
 
 @pytest.fixture(scope="module")
 def cli_served(tmp_path_factory: pytest.TempPathFactory, sample_s3_root: Path) -> Iterator[Served]:
-    grpc_port, rest_port = free_port(), free_port()
-    cache_dir = tmp_path_factory.mktemp("cli-cache")
-    process = subprocess.Popen(
-        [str(BIN / "modelmesh-emulator"), "serve", "runtimes/", "sample_models/", "--grpc-port", str(grpc_port),
-         "--rest-port", str(rest_port), "--cache-dir", str(cache_dir), "--local-s3-root", str(sample_s3_root)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    deadline = time.monotonic() + 60
-    seen = []
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        seen.append(line)
-        if line.startswith("serving gRPC"):
-            break
-        if not line and process.poll() is not None:
-            pytest.fail("emulator exited:\n" + "".join(seen))
-    else:
-        process.kill()
-        pytest.fail("emulator did not start:\n" + "".join(seen))
-    served = Served(process, grpc_port, rest_port, cache_dir)
+    served = serve_process(["runtimes/", "sample_models/"], cwd=ROOT, cache_dir=tmp_path_factory.mktemp("cli-cache"),
+                           extra=("--local-s3-root", str(sample_s3_root)))
     yield served
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    served.stop()
 
 
 def _run(command: str) -> str:
@@ -84,10 +131,38 @@ def test_curl_rest_infer(cli_served: Served, isvc: str) -> None:
     assert reply["outputs"][0]["data"] == expected_outputs(isvc)[0]["data"]
 
 
+def test_serve_prints_kubectl_lines_for_what_it_applied(cli_served: Served) -> None:
+    serving = cli_served.wait_for(lambda line: line.startswith("serving gRPC"))
+    startup = cli_served.lines[: cli_served.lines.index(serving)]
+
+    assert [line for line in startup if " created" in line] == [
+        "servingruntime.serving.kserve.io/custom-mnist-0.x created",
+        "clusterservingruntime.serving.kserve.io/mlserver-1.x created",
+        "inferenceservice.serving.kserve.io/example-custom-mnist-runtime created",
+        "inferenceservice.serving.kserve.io/example-custom-mnist created",
+        "inferenceservice.serving.kserve.io/example-sklearn-mnist-svm created",
+    ]
+
+
 def test_grpcurl_lists_services_through_reflection(cli_served: Served) -> None:
     out = _run(f"grpcurl -plaintext localhost:{cli_served.grpc_port} list")
 
-    assert "inference.GRPCInferenceService" in out.split()
+    assert out.split() == ["grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                           "inference.GRPCInferenceService"]
+
+
+def test_grpcurl_describes_the_inference_service_through_reflection(cli_served: Served) -> None:
+    out = _run(f"grpcurl -plaintext localhost:{cli_served.grpc_port} describe inference.GRPCInferenceService")
+
+    assert out.startswith("inference.GRPCInferenceService is a service:\n")
+    for method in ("ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer"):
+        assert f"rpc {method} ( .inference.{method}Request ) returns ( .inference.{method}Response );" in out
+
+
+def test_grpcurl_health_check_answers_serving(cli_served: Served) -> None:
+    out = _run(f"grpcurl -plaintext localhost:{cli_served.grpc_port} grpc.health.v1.Health/Check")
+
+    assert json.loads(out) == {"status": "SERVING"}
 
 
 def test_sigterm_stops_the_emulator_and_its_runtimes(cli_served: Served) -> None:

@@ -1,0 +1,91 @@
+"""`serve [PATH…]`: run the emulator with the manifests in PATH, re-applying them as they change."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import typing
+from pathlib import Path
+
+from ...settings import Settings
+
+__all__ = ["add_parser", "launcher_choices", "settings_from"]
+
+log = logging.getLogger("emulator")
+
+
+def launcher_choices() -> tuple[str, ...]:
+    """The `launcher` setting's allowed values, read from the Settings model."""
+    return tuple(str(choice) for choice in typing.get_args(Settings.model_fields["launcher"].annotation))
+
+
+def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]
+               ) -> argparse.ArgumentParser:
+    serve = commands.add_parser(
+        "serve", parents=parents, help="start the emulator with the manifests in PATH (files or directories)",
+        description="Start the emulator and apply every ServingRuntime, ClusterServingRuntime, InferenceService, "
+                    "Predictor and storage-config Secret found in PATH, then keep applying them as the files "
+                    "change. Every option can also be set as an MMEMU_* environment variable (docs/settings.md).")
+    serve.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="manifest files or directories")
+    serve.add_argument("--host", help="address the routers bind to (default 127.0.0.1; MMEMU_HOST)")
+    serve.add_argument("--grpc-port", type=int, help="gRPC inference port (default 8033; MMEMU_GRPC_PORT)")
+    serve.add_argument("--rest-port", type=int, help="REST inference port (default 8008; MMEMU_REST_PORT)")
+    serve.add_argument("--api-port", type=int, help="management API port, on 127.0.0.1 (default 8034; "
+                       "MMEMU_API_PORT)")
+    serve.add_argument("--launcher", choices=launcher_choices(),
+                       help="how runtimes run (default auto; MMEMU_LAUNCHER)")
+    serve.add_argument("--cache-dir", type=Path, help="working directory for runtime instances "
+                       "(default ~/.cache/modelmesh-emulator; MMEMU_CACHE_DIR)")
+    serve.add_argument("--local-s3-root", type=Path, help="directory standing in for S3 when a storage "
+                       "entry has no endpoint: <root>/<bucket>/<key> (default sample_models/bucket; "
+                       "MMEMU_LOCAL_S3_ROOT)")
+    serve.add_argument("--pvc-root", type=Path, help="directory with one folder per PVC name "
+                       "(default pvcs; MMEMU_PVC_ROOT)")
+    serve.add_argument("--lazy", dest="load_on_apply", action="store_false", default=None,
+                       help="load models on first request instead of on apply (MMEMU_LOAD_ON_APPLY=false)")
+    serve.add_argument("--no-watch", dest="watch", action="store_false", default=None,
+                       help="apply PATH once; do not follow changes to the files (MMEMU_WATCH=false)")
+    serve.set_defaults(run=run)
+    return serve
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from MMEMU_* variables, overridden by the options given (each option's dest is its field)."""
+    overrides = {name: getattr(args, name) for name in Settings.model_fields if getattr(args, name, None) is not None}
+    return Settings(**overrides)
+
+
+async def _serve(settings: Settings, paths: list[Path]) -> None:
+    from ...app import Emulator  # the client commands never pay for importing the emulator itself
+    from ..watcher import WatchedFiles, watch
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with Emulator(settings) as emulator:
+            files = WatchedFiles(emulator.manifests, paths)
+            for change in files.scan(initial=True):
+                for line in change.lines():
+                    print(line, flush=True)
+            api = f", management API on {emulator.api_url}" if emulator.api_url else ""
+            print(f"serving gRPC on {settings.host}:{emulator.grpc_port}, REST on {settings.host}:"
+                  f"{emulator.rest_port}{api} (Ctrl-C stops)", flush=True)
+            watcher = asyncio.create_task(watch(files, stop)) if settings.watch and paths else None
+            await stop.wait()
+            log.info("stopping")
+            if watcher is not None:
+                await watcher
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+
+
+def run(args: argparse.Namespace) -> int:
+    asyncio.run(_serve(settings_from(args), args.paths))
+    return 0

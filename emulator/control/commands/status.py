@@ -1,0 +1,49 @@
+"""`status`: the emulator's endpoints, and each runtime's instances with the models they hold."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..printer import columns, human_bytes
+from ..tables import human_duration
+from ._common import client, command
+
+__all__ = ["add_parser"]
+
+
+def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    command(commands, parents, "status", run=run,
+            help="show endpoints, runtime instances and the capacity they use",
+            description="Show the emulator's endpoints, then one line per runtime instance: its state, uptime, "
+                        "models and the bytes they use of its capacity (requests.memory - memBufferBytes).")
+
+
+def _rows(runtimes: list[dict[str, Any]]) -> list[list[Any]]:
+    rows = []
+    for runtime in runtimes:
+        scope = runtime["namespace"] or "(cluster)"
+        if not runtime["instances"]:
+            state = "Disabled" if runtime["disabled"] else "NotStarted"
+            rows.append([runtime["name"], scope, "", state, "", 0, "", ""])
+        for instance in runtime["instances"]:
+            rows.append([
+                runtime["name"], scope, instance["instance"], "Running" if instance["running"] else "Exited",
+                human_duration(instance["uptimeSeconds"]), len(instance["models"]),
+                human_bytes(instance["usedBytes"]), human_bytes(instance["capacityBytes"]),
+            ])
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    with client(args) as api:
+        info = api.info()
+        runtimes = api.json("GET", "/emulator/v1/runtimes")["items"]
+    print(f"modelmesh-emulator {info['version']}  gRPC {info['grpcUrl']}  REST {info['restUrl'] or '(disabled)'}  "
+          f"API {info['apiUrl']}  launcher {info['launcher']}")
+    if not runtimes:
+        print("No runtimes applied.")
+        return 0
+    headers = ["RUNTIME", "NAMESPACE", "INSTANCE", "STATE", "UPTIME", "MODELS", "USED", "CAPACITY"]
+    print(columns(headers, _rows(runtimes)))
+    return 0
