@@ -14,15 +14,16 @@ import grpc
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from mlserver.grpc import dataplane_pb2
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import EmulatorError
+from ..v2_protos import dataplane_pb2
 from .dataplane import DataPlane
 from .rest_codec import infer_request_from_json, infer_response_to_json, model_metadata_to_json
+from .rest_fastpath import InferFastPath
 from .status_map import error_body, http_status
 
-__all__ = ["RestServer", "build_rest_app"]
+__all__ = ["RestServer", "build_rest_app", "infer_json"]
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +32,50 @@ MODEL_METADATA = "inference.GRPCInferenceService/ModelMetadata"
 _JSON = "application/json"
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket created with proto IPPROTO_TCP.
+
+    asyncio sets TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP, and `socket.create_server` leaves
+    proto 0: without Nagle disabled, uvicorn's two writes per response (head, then body) wait for the client's
+    delayed ACK on a keep-alive connection, ~40 ms per request.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # as socket.create_server
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen()
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _error_json(code: grpc.StatusCode, message: str) -> bytes:
+    return json.dumps(error_body(code, message), separators=(",", ":")).encode()
+
+
 def _error(code: grpc.StatusCode, message: str, status: int | None = None) -> Response:
-    body = json.dumps(error_body(code, message), separators=(",", ":"))
-    return Response(body, status_code=status or http_status(code), media_type=_JSON)
+    return Response(_error_json(code, message), status_code=status or http_status(code), media_type=_JSON)
 
 
-def build_rest_app(dataplane: DataPlane) -> FastAPI:
+async def infer_json(dataplane: DataPlane, model_name: str, model_version: str | None,
+                     body: bytes) -> tuple[int, bytes]:
+    """Status and JSON body of `POST /v2/models/{model_name}[/versions/{model_version}]/infer`."""
+    try:
+        proto = infer_request_from_json(model_name, model_version, body)
+        reply = await dataplane.call(MODEL_INFER, proto.SerializeToString(), ())
+        return 200, infer_response_to_json(dataplane_pb2.ModelInferResponse.FromString(reply))
+    except EmulatorError as exc:
+        return http_status(exc.grpc_code), _error_json(exc.grpc_code, exc.message)
+
+
+def _fastapi_app(dataplane: DataPlane) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
     async def infer(request: Request, model_name: str, model_version: str | None) -> Response:
-        try:
-            proto = infer_request_from_json(model_name, model_version, await request.body())
-            reply = await dataplane.call(MODEL_INFER, proto.SerializeToString(), ())
-            return Response(infer_response_to_json(dataplane_pb2.ModelInferResponse.FromString(reply)),
-                            media_type=_JSON)
-        except EmulatorError as exc:
-            return _error(exc.grpc_code, exc.message)
+        status, body = await infer_json(dataplane, model_name, model_version, await request.body())
+        return Response(body, status_code=status, media_type=_JSON)
 
     async def metadata(model_name: str, model_version: str | None) -> Response:
         try:
@@ -82,11 +111,16 @@ def build_rest_app(dataplane: DataPlane) -> FastAPI:
     return app
 
 
+def build_rest_app(dataplane: DataPlane) -> InferFastPath:
+    """The rest-proxy app: infer requests on the fast path, everything else through FastAPI's routes."""
+    return InferFastPath(_fastapi_app(dataplane), dataplane, infer_json)
+
+
 class RestServer:
     """uvicorn serving the REST app inside the caller's event loop, on a socket bound up front."""
 
     def __init__(self, dataplane: DataPlane, host: str, port: int):
-        self._sock = socket.create_server((host, port), reuse_port=False)
+        self._sock = _listening_socket(host, port)
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(build_rest_app(dataplane), lifespan="off", log_level="warning",
                                 access_log=False)
