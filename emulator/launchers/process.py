@@ -1,11 +1,12 @@
-"""Run MLServer-based runtimes as local subprocesses: the embedded default, no Docker needed.
+"""Run runtimes as local subprocesses: the embedded default, no Docker needed.
 
-A ServingRuntime's container becomes an `mlserver start` process with the container's env. What a
-container would get from its image comes from the directory named by the annotation
-`modelmesh-emulator/source` (relative to the manifest): it is put on PYTHONPATH and its Dockerfile's
-ENV lines are applied first. The emulator then overrides only what must differ on a shared host:
-declared ports (and MLServer's HTTP and metrics ports) get free local ports, and paths under `/models`
-point at the instance's own models directory.
+A ServingRuntime's container becomes a local process with the container's env, run by the recipe for its
+`builtInAdapter.serverType` (process_recipes.py: `mlserver start`, the Triton and TorchServe containers' own
+commands). What a container would get from its image comes from the directory named by the annotation
+`modelmesh-emulator/source` (relative to the manifest): it is put on PYTHONPATH and its Dockerfile's ENV
+lines are applied first. The emulator then overrides only what must differ on a shared host: declared ports
+get free local ports, and paths under `/models` point at the instance's own models directory; each recipe
+says what else it overrides.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from collections import deque
 from pathlib import Path
 
@@ -23,12 +23,11 @@ from ..spec import Container, ServingRuntime, parse_endpoint
 from .base import RuntimePorts
 from .dockerfile_env import dockerfile_env
 from .ports import free_port
+from .process_recipes import CONTAINER_MODELS_DIR, RECIPES, LaunchContext, Recipe
 
 __all__ = ["SOURCE_ANNOTATION", "ProcessInstance", "ProcessLauncher", "runtime_container"]
 
 SOURCE_ANNOTATION = "modelmesh-emulator/source"
-CONTAINER_MODELS_DIR = "/models"
-_MLSERVER_EXTRA_PORTS = ("MLSERVER_HTTP_PORT", "MLSERVER_METRICS_PORT")
 
 
 def runtime_container(runtime: ServingRuntime) -> Container:
@@ -83,43 +82,53 @@ class ProcessInstance:
 class ProcessLauncher:
     name = "process"
 
-    def __init__(self, *, stop_grace_s: float = 90.0, host: str = "127.0.0.1"):
+    def __init__(self, *, stop_grace_s: float = 90.0, host: str = "127.0.0.1", triton_env: Path | None = None):
+        """`triton_env`: the Python environment holding nvidia-pytriton (triton_dist.py; default: looked for)."""
         self._stop_grace_s = stop_grace_s
         self._host = host
+        self._triton_env = triton_env
 
     async def start(self, runtime: ServingRuntime, instance_id: str, work_dir: Path) -> ProcessInstance:
         server_type = runtime.spec.built_in_adapter.server_type if runtime.spec.built_in_adapter else None
-        if server_type != "mlserver":
+        recipe = RECIPES.get(server_type or "")
+        if recipe is None:
             raise UnsupportedError(
-                f"ServingRuntime {runtime.metadata.name!r}: the process launcher runs MLServer runtimes only "
-                f"(builtInAdapter.serverType: mlserver, got {server_type!r}); use the docker launcher"
+                f"ServingRuntime {runtime.metadata.name!r}: the process launcher runs built-in adapter runtimes "
+                f"only (builtInAdapter.serverType {', '.join(RECIPES)}; got {server_type!r}); use the docker launcher"
             )
         models_dir = work_dir / "models"
         models_dir.mkdir(parents=True, exist_ok=True)
         container = runtime_container(runtime)
-        env, ports = self._environment(runtime, container, models_dir)
-        models_root = env.setdefault("MLSERVER_MODELS_DIR", str(models_dir / "_mlserver_models"))
-        Path(models_root).mkdir(parents=True, exist_ok=True)
+        context = self._context(runtime, container, recipe, models_dir, work_dir)
+        launch = recipe.build(context)
         log_path = work_dir / "runtime.log"
         with log_path.open("ab") as log:
             try:
                 process = await asyncio.create_subprocess_exec(
-                    *_mlserver_command(), "start", models_root,
-                    cwd=work_dir, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+                    *launch.argv,
+                    cwd=work_dir, env=launch.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
                     stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
                 )
             except OSError as exc:
                 raise RuntimeStartError(
-                    f"ServingRuntime {runtime.metadata.name!r}: cannot start MLServer: {exc}"
+                    f"ServingRuntime {runtime.metadata.name!r}: cannot start {launch.argv[0]}: {exc}"
                 ) from None
+        data_port = context.host_ports[context.data_port]
+        management = (runtime.spec.built_in_adapter.runtime_management_port
+                      if runtime.spec.built_in_adapter else None)
+        ports = RuntimePorts(
+            data=f"{self._host}:{data_port}",
+            management=f"{self._host}:{context.host_ports[management]}" if management else f"{self._host}:{data_port}",
+        )
         return ProcessInstance(
             instance_id=instance_id, runtime_name=runtime.metadata.name, models_dir=models_dir,
             ports=ports, process=process, log_path=log_path, stop_grace_s=self._stop_grace_s,
         )
 
-    def _environment(self, runtime: ServingRuntime, container: Container,
-                     models_dir: Path) -> tuple[dict[str, str], RuntimePorts]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLSERVER_", "MMEMU_"))}
+    def _context(self, runtime: ServingRuntime, container: Container, recipe: Recipe, models_dir: Path,
+                 work_dir: Path) -> LaunchContext:
+        dropped = ("MMEMU_", *recipe.dropped_host_env)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
         source = _source_dir(runtime)
         if source is not None:
             dockerfile = source / "Dockerfile"
@@ -141,16 +150,14 @@ class ProcessLauncher:
                 env[name] = str(host_ports[int(value)])
             elif value == CONTAINER_MODELS_DIR or value.startswith(CONTAINER_MODELS_DIR + "/"):
                 env[name] = str(models_dir) + value[len(CONTAINER_MODELS_DIR):]
-        for name in _MLSERVER_EXTRA_PORTS:
-            env[name] = str(free_port(self._host))
         if data_port is None:
             raise UnsupportedError(
                 f"ServingRuntime {runtime.metadata.name!r}: spec.grpcDataEndpoint must be 'port:N' "
                 "for the process launcher"
             )
-        data = f"{self._host}:{host_ports[data_port]}"
-        management = f"{self._host}:{host_ports[management_port]}" if management_port else data
-        return env, RuntimePorts(data=data, management=management)
+        return LaunchContext(runtime=runtime, container=container, env=env, host_ports=host_ports,
+                             models_dir=models_dir, work_dir=work_dir, host=self._host, data_port=data_port,
+                             triton_env=self._triton_env)
 
 
 def _declared_port(endpoint: str | None) -> int | None:
@@ -172,9 +179,3 @@ def _source_dir(runtime: ServingRuntime) -> Path | None:
         )
     return source
 
-
-def _mlserver_command() -> list[str]:
-    script = Path(sys.executable).with_name("mlserver")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from mlserver.cli import main; sys.exit(main())"]

@@ -1,0 +1,93 @@
+"""ModelMesh's built-in Triton adapter (modelmesh-runtime-adapter, model-mesh-triton-adapter).
+
+Models are laid out under `<models>/_triton_models/<model id>/` (triton_layout.py), the directory Triton was
+started on (`--model-repository=/models/_triton_models --model-control-mode=explicit`), then loaded and unloaded
+with Triton's gRPC repository API on the management port. Triton's own generated stubs come with tritonclient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+
+import grpc
+from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+from ..errors import ModelLoadError
+from ..launchers import RuntimeInstance
+from ..spec import ServingRuntime
+from ..storage import PulledModel
+from .base import RuntimeStatus
+from .common import container_path, disk_size_estimate, purge_models_dir, wait_until_ready
+from .runtime_env import adapter_env
+from .triton_layout import LayoutError, write_triton_layout
+
+__all__ = ["METHOD_INFOS", "MODELS_SUBDIR", "TritonAdapter"]
+
+MODELS_SUBDIR = "_triton_models"
+METHOD_INFOS = {
+    "inference.GRPCInferenceService/ModelInfer": (1,),
+    "inference.GRPCInferenceService/ModelMetadata": (1,),
+}
+
+
+class TritonAdapter:
+    def __init__(self, runtime: ServingRuntime, instance: RuntimeInstance, *, startup_timeout_s: float):
+        self._runtime = runtime
+        self._instance = instance
+        self._startup_timeout_s = startup_timeout_s
+        self._env = adapter_env(runtime)
+        self._channel = grpc.aio.insecure_channel(instance.ports.management)
+        self._server = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        self._root = instance.models_dir / MODELS_SUBDIR
+
+    async def runtime_status(self) -> RuntimeStatus:
+        await wait_until_ready(self._instance, self._runtime.metadata.name, self._ready, self._startup_timeout_s)
+        index = await self._server.RepositoryIndex(service_pb2.RepositoryIndexRequest(ready=True))
+        for model in index.models:
+            await self._unload(model.name)
+        await asyncio.to_thread(purge_models_dir, self._instance.models_dir, MODELS_SUBDIR)
+        version = ""
+        with contextlib.suppress(grpc.aio.AioRpcError):  # upstream logs a warning and keeps RUNTIME_VERSION
+            version = (await self._server.ServerMetadata(service_pb2.ServerMetadataRequest())).version
+        return RuntimeStatus(
+            capacity_bytes=self._env.capacity_bytes,
+            max_loading_concurrency=self._env.loading_concurrency,
+            model_loading_timeout_ms=self._env.load_timeout_ms,
+            default_model_size_bytes=self._env.default_model_size,
+            runtime_version=version or self._env.runtime_version,
+            method_infos=dict(METHOD_INFOS),
+        )
+
+    async def load_model(self, model_id: str, model_type: str, pulled: PulledModel) -> int:
+        target = self._root / model_id
+        try:
+            await asyncio.to_thread(write_triton_layout, target, model_type, pulled.model_path, pulled.schema_path,
+                                    lambda path: container_path(self._instance, path))
+        except (LayoutError, OSError) as exc:
+            raise ModelLoadError(f"Failed to load Model due to adapter error: Error processing model/schema files "
+                                 f"for model {model_id}: {exc}") from None
+        try:
+            await self._server.RepositoryModelLoad(service_pb2.RepositoryModelLoadRequest(model_name=model_id))
+        except grpc.aio.AioRpcError as exc:
+            raise ModelLoadError(f"Failed to load Model due to Triton runtime error: {exc.details()}") from None
+        return disk_size_estimate(pulled, self._env.default_model_size)
+
+    async def unload_model(self, model_id: str) -> None:
+        await self._unload(model_id)
+        await asyncio.to_thread(shutil.rmtree, self._root / model_id, True)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _ready(self) -> bool:
+        reply = await self._server.ServerReady(service_pb2.ServerReadyRequest(), timeout=1.0)
+        return reply.ready
+
+    async def _unload(self, model_id: str) -> None:
+        try:
+            await self._server.RepositoryModelUnload(service_pb2.RepositoryModelUnloadRequest(model_name=model_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:  # Triton answers OK for unknown models; NOT_FOUND tolerated
+                raise
