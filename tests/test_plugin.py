@@ -21,14 +21,15 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "testing.md"
+README = ROOT / "README.md"
 _TITLED_BLOCK = re.compile(r'^```\w+ title="([^"]+)"\n(.*?)^```$', re.MULTILINE | re.DOTALL)
 _QUIET = ("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestDeprecationWarning", "--strict-markers")
 _NO_DOCKER = "unix:///nonexistent/docker.sock"
 
 
-def docs_example(pytester: pytest.Pytester) -> list[str]:
-    """Write every ```lang title="path"``` block of docs/testing.md into the project; returns the paths."""
-    blocks = _TITLED_BLOCK.findall(DOCS.read_text())
+def docs_example(pytester: pytest.Pytester, source: Path = DOCS) -> list[str]:
+    """Write every ```lang title="path"``` block of `source` into the project; returns the paths."""
+    blocks = _TITLED_BLOCK.findall(source.read_text())
     for path, text in blocks:
         target = pytester.path / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +74,20 @@ def test_docs_example_runs_green_from_an_outside_project(pytester: pytest.Pytest
     assert script.ret == 0, script.stderr.str()
     assert script.outlines[-1] == "[[2.5 5. ]]"
     assert runtimes_started_under(pytester.path) == []
+
+
+@pytest.mark.integration
+def test_readme_example_runs_green_on_the_docs_runtime(pytester: pytest.Pytester) -> None:
+    docs_example(pytester)
+    (pytester.path / "tests" / "test_scale.py").unlink()
+    written = docs_example(pytester, README)
+    readme_tests = re.findall(r"^def (test_\w+)", (pytester.path / "tests" / "test_scale.py").read_text(), re.MULTILINE)
+
+    result = run(pytester, "-v", "tests")
+
+    assert written == ["tests/conftest.py", "tests/test_scale.py"]
+    result.assert_outcomes(passed=len(readme_tests))
+    assert all(f"test_scale.py::{name} PASSED" in result.stdout.str() for name in readme_tests)
 
 
 WRONG_AND_FAILING = '''
