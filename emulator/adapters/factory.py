@@ -1,4 +1,4 @@
-"""One adapter factory per `builtInAdapter.serverType`."""
+"""One adapter per `builtInAdapter.serverType`, as ModelMesh's runtime pod pairs each server with its adapter."""
 
 from __future__ import annotations
 
@@ -6,13 +6,32 @@ from ..launchers import RuntimeInstance
 from ..settings import Settings
 from ..spec import ServingRuntime
 from .base import AdapterFactory, RuntimeAdapter
-from .mlserver import MLServerAdapter
 
 __all__ = ["build_adapters"]
 
 
 def build_adapters(settings: Settings) -> dict[str, AdapterFactory]:
-    def mlserver(runtime: ServingRuntime, instance: RuntimeInstance) -> RuntimeAdapter:
-        return MLServerAdapter(runtime, instance, startup_timeout_s=settings.runtime_startup_timeout_s)
+    timeout_s = settings.runtime_startup_timeout_s
 
-    return {"mlserver": mlserver}
+    # Each runtime's client libraries are imported only when a runtime of that type starts.
+    def mlserver(runtime: ServingRuntime, instance: RuntimeInstance) -> RuntimeAdapter:
+        from .mlserver import MLServerAdapter
+
+        return MLServerAdapter(runtime, instance, startup_timeout_s=timeout_s)
+
+    def triton(runtime: ServingRuntime, instance: RuntimeInstance) -> RuntimeAdapter:
+        from .triton import TritonAdapter
+
+        return TritonAdapter(runtime, instance, startup_timeout_s=timeout_s)
+
+    def torchserve(runtime: ServingRuntime, instance: RuntimeInstance) -> RuntimeAdapter:
+        from .torchserve import TorchServeAdapter
+
+        return TorchServeAdapter(runtime, instance, startup_timeout_s=timeout_s)
+
+    def ovms(runtime: ServingRuntime, instance: RuntimeInstance) -> RuntimeAdapter:
+        from .ovms import OVMSAdapter
+
+        return OVMSAdapter(runtime, instance, startup_timeout_s=timeout_s)
+
+    return {"mlserver": mlserver, "triton": triton, "torchserve": torchserve, "ovms": ovms}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import RuntimeStartError
+from ..launchers.upstream_images import kustomize_image
 from ..spec import ServingRuntime
 from .base import DEFAULT_MODEL_SIZE
 
@@ -45,7 +46,7 @@ def adapter_env(runtime: ServingRuntime) -> AdapterEnv:
         "LOADING_CONCURRENCY": annotations.get("maxLoadingConcurrency", "1"),
         "LIMIT_PER_MODEL_CONCURRENCY": annotations.get("perModelConcurrencyLimit", "0"),
         "DEFAULT_MODELSIZE": str(DEFAULT_MODEL_SIZE),
-        "RUNTIME_VERSION": (container.image or "").partition(":")[2] or "v1",
+        "RUNTIME_VERSION": _image_tag(kustomize_image(container.image or "")) or "v1",
     }
     if mem_request is not None:
         env["CONTAINER_MEM_REQ_BYTES"] = str(mem_request)
@@ -77,3 +78,9 @@ def adapter_env(runtime: ServingRuntime) -> AdapterEnv:
             f"after memBufferBytes {result.mem_buffer_bytes}"
         )
     return result
+
+
+def _image_tag(image: str) -> str:
+    reference = image.partition("@")[0]
+    last = reference.rsplit("/", 1)[-1]
+    return last.partition(":")[2]

@@ -29,6 +29,7 @@ from ..errors import RuntimeStartError, UnsupportedError
 from ..spec import Container, ServingRuntime
 from .ports import free_port
 from .triton_dist import find_triton, prepare_triton_wrapper
+from .upstream_images import kustomize_image
 
 __all__ = ["RECIPES", "Launch", "LaunchContext", "Recipe", "remap_models_paths"]
 
@@ -155,8 +156,9 @@ def _torchserve(ctx: LaunchContext) -> Launch:
 def _ovms(ctx: LaunchContext) -> Launch:
     raise UnsupportedError(
         f"ServingRuntime {ctx.runtime.metadata.name!r}: OpenVINO Model Server runs only from its image "
-        f"{ctx.container.image or '(none)'!r}, which needs the docker launcher (MMEMU_LAUNCHER=docker); "
-        "the process launcher cannot run it"
+        f"{kustomize_image(ctx.container.image or '') or '(none)'!r}, which needs the docker launcher "
+        "(MMEMU_LAUNCHER=docker); the process launcher cannot run it: no OpenVINO Model Server package exists "
+        "outside that image"
     )
 
 
