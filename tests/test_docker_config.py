@@ -13,7 +13,7 @@ import pytest
 from emulator.errors import RuntimeStartError
 from emulator.launchers.backoff import BackoffLauncher
 from emulator.launchers.base import RuntimePorts
-from emulator.launchers.docker_config import container_env, expand_references, run_arguments
+from emulator.launchers.docker_config import container_env, cpu_limit_nano, expand_references, run_arguments
 from emulator.launchers.docker_labels import owner_alive
 from emulator.launchers.docker_site import DockerSite, process_owner
 from emulator.launchers.images import ImageResolver
@@ -79,6 +79,24 @@ def test_command_args_env_and_resources_follow_kubernetes() -> None:
     assert arguments["cpu_shares"] == 512
     assert arguments["cap_drop"] == ["ALL"]
     assert arguments["init"] is True
+
+
+def test_a_cpu_limit_above_the_machines_cpus_is_lowered_to_them_and_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    runtime = _runtime(RUNTIME.replace('limits: {cpu: "1.5"', 'limits: {cpu: "5"'))
+
+    arguments = run_arguments(runtime, runtime.spec.containers[0], image="x", host_cpus=2)
+
+    assert arguments["nano_cpus"] == 2_000_000_000
+    assert "'triton-like': cpu limit 5 is more than this machine's 2 CPUs" in caplog.text
+
+
+@pytest.mark.parametrize(("cpu", "host_cpus", "nano"), [
+    ("1.5", 2, 1_500_000_000), ("2", 2, 2_000_000_000), ("3", 2, 2_000_000_000), ("1m", 2, 10_000_000),
+    ("500m", None, 500_000_000),
+])
+def test_cpu_limits_stay_within_what_docker_accepts(cpu: str, host_cpus: int | None, nano: int) -> None:
+    assert cpu_limit_nano("rt", cpu, host_cpus) == nano
 
 
 def test_no_command_keeps_the_images_entrypoint_and_cmd() -> None:

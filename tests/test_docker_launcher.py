@@ -92,7 +92,7 @@ def test_runtime_container_has_the_manifests_env_memory_limit_and_labels(served:
     assert attrs["Config"]["Image"] == "modelmesh-emulator/mlserver:1.7.1"  # image_overrides for seldonio/mlserver
     host_config = attrs["HostConfig"]
     assert host_config["Memory"] == 1 * GIB
-    assert 0 < host_config["NanoCpus"] <= 5 * 10**9
+    assert host_config["NanoCpus"] == min(5, client.info()["NCPU"]) * 10**9, "limits.cpu 5, at most the host's CPUs"
     assert host_config["CapDrop"] == ["ALL"]
     labels = attrs["Config"]["Labels"]
     assert labels[LABEL_RUNTIME] == "mlserver-1.x"

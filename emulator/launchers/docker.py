@@ -154,11 +154,7 @@ class DockerLauncher:
         image = self._images.resolve(name, container_spec.image)
         models_dir = work_dir / "models"
         models_dir.mkdir(parents=True, exist_ok=True)
-        arguments = run_arguments(runtime, container_spec, image=image)
-        if arguments.get("nano_cpus", 0) > self._cpus * 1_000_000_000:
-            log.info("ServingRuntime %r: cpu limit %s capped at this machine's %d CPUs", name,
-                     container_spec.resources.limits.get("cpu"), self._cpus)
-            arguments["nano_cpus"] = self._cpus * 1_000_000_000
+        arguments = run_arguments(runtime, container_spec, image=image, host_cpus=self._cpus)
         volumes = {self.site.host_path(models_dir): {"bind": CONTAINER_MODELS_DIR, "mode": "rw"}}
         for directory in self._read_only_dirs:
             volumes[self.site.host_path(directory)] = {"bind": str(directory), "mode": "ro"}

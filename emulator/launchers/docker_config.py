@@ -11,22 +11,34 @@ What the emulator overrides, and why (docs/docker.md repeats this for users):
 * `/models` is a bind mount of the instance's models directory (an emptyDir in the pod).
 * An init process (Docker's `--init`) is PID 1, so that the stop signal reaches the server even when the
   image's CMD is in shell form: stopping takes seconds, not the whole grace period.
+* A CPU limit above the machine's CPU count is lowered to it (Docker refuses a container asking for more CPUs
+  than the machine has; Kubernetes would not schedule such a pod on it either), and one below Docker's
+  minimum of 0.01 CPU is raised to it. Both are logged.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from ..spec import Container, ServingRuntime, to_millicores
 
-__all__ = ["CONTAINER_MODELS_DIR", "REACHABILITY_ENV", "container_env", "expand_references", "run_arguments"]
+__all__ = [
+    "CONTAINER_MODELS_DIR", "REACHABILITY_ENV", "container_env", "cpu_limit_nano", "expand_references",
+    "run_arguments",
+]
+
+log = logging.getLogger(__name__)
 
 CONTAINER_MODELS_DIR = "/models"
 REACHABILITY_ENV: dict[str, dict[str, str]] = {
     "mlserver": {"MLSERVER_HOST": "0.0.0.0"},
 }
 """Per `builtInAdapter.serverType`: env forced so the server is reachable from outside its container."""
+
+_NANO_PER_MILLICORE = 1_000_000
+_DOCKER_MIN_MILLICORES = 10  # Docker: "Range of CPUs is from 0.01 to <host CPUs>"
 
 _REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
@@ -53,8 +65,24 @@ def container_env(runtime: ServingRuntime, container: Container) -> dict[str, st
     return env
 
 
-def run_arguments(runtime: ServingRuntime, container: Container, *, image: str) -> dict[str, Any]:
-    """`docker.containers.run` keyword arguments for the image, command, env, working dir and resources."""
+def cpu_limit_nano(runtime_name: str, cpu: str, host_cpus: int | None) -> int:
+    """`resources.limits.cpu` as Docker's NanoCpus, within what Docker accepts on a machine of `host_cpus` CPUs."""
+    millicores = to_millicores(cpu)
+    if host_cpus and millicores > host_cpus * 1000:
+        log.warning("ServingRuntime %r: cpu limit %s is more than this machine's %d CPUs, which Docker refuses; "
+                    "limiting the container to %d CPUs", runtime_name, cpu, host_cpus, host_cpus)
+        millicores = host_cpus * 1000
+    elif millicores < _DOCKER_MIN_MILLICORES:
+        log.warning("ServingRuntime %r: cpu limit %s is below Docker's minimum of 0.01 CPU; limiting the container "
+                    "to 0.01 CPU", runtime_name, cpu)
+        millicores = _DOCKER_MIN_MILLICORES
+    return millicores * _NANO_PER_MILLICORE
+
+
+def run_arguments(runtime: ServingRuntime, container: Container, *, image: str,
+                  host_cpus: int | None = None) -> dict[str, Any]:
+    """`docker.containers.run` keyword arguments for the image, command, env, working dir and resources
+    (`host_cpus`: the daemon's machine's CPU count, the most a CPU limit can be)."""
     env = container_env(runtime, container)
     arguments: dict[str, Any] = {"image": image, "environment": env, "cap_drop": ["ALL"], "init": True}
     # Kubernetes: `command` replaces the image's ENTRYPOINT (and drops its CMD), `args` replaces CMD.
@@ -69,7 +97,7 @@ def run_arguments(runtime: ServingRuntime, container: Container, *, image: str) 
         arguments["mem_limit"] = container.memory_limit_bytes
         arguments["memswap_limit"] = container.memory_limit_bytes  # no swap, as in a pod
     if "cpu" in limits:
-        arguments["nano_cpus"] = to_millicores(limits["cpu"]) * 1_000_000
+        arguments["nano_cpus"] = cpu_limit_nano(runtime.metadata.name, str(limits["cpu"]), host_cpus)
     if container.cpu_request_millicores:
         arguments["cpu_shares"] = max(2, container.cpu_request_millicores * 1024 // 1000)
     return arguments
