@@ -2,7 +2,8 @@
 
 Models are laid out under `<models>/_triton_models/<model id>/` (triton_layout.py), the directory Triton was
 started on (`--model-repository=/models/_triton_models --model-control-mode=explicit`), then loaded and unloaded
-with Triton's gRPC repository API on the management port. Triton's own generated stubs come with tritonclient.
+with Triton's gRPC repository API on the management port (KServe V2 and its repository extension: the
+messages of v2_protos.py, which Triton's match on the wire).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import contextlib
 import shutil
 
 import grpc
-from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from ..errors import ModelLoadError
 from ..launchers import RuntimeInstance
 from ..spec import ServingRuntime
 from ..storage import PulledModel
+from ..v2_protos import GRPCInferenceServiceStub, dataplane_pb2
 from .base import RuntimeStatus
 from .common import container_path, disk_size_estimate, purge_models_dir, wait_until_ready
 from .runtime_env import adapter_env
@@ -39,18 +40,18 @@ class TritonAdapter:
         self._startup_timeout_s = startup_timeout_s
         self._env = adapter_env(runtime)
         self._channel = grpc.aio.insecure_channel(instance.ports.management)
-        self._server = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        self._server = GRPCInferenceServiceStub(self._channel)
         self._root = instance.models_dir / MODELS_SUBDIR
 
     async def runtime_status(self) -> RuntimeStatus:
         await wait_until_ready(self._instance, self._runtime.metadata.name, self._ready, self._startup_timeout_s)
-        index = await self._server.RepositoryIndex(service_pb2.RepositoryIndexRequest(ready=True))
+        index = await self._server.RepositoryIndex(dataplane_pb2.RepositoryIndexRequest(ready=True))
         for model in index.models:
             await self._unload(model.name)
         await asyncio.to_thread(purge_models_dir, self._instance.models_dir, MODELS_SUBDIR)
         version = ""
         with contextlib.suppress(grpc.aio.AioRpcError):  # upstream logs a warning and keeps RUNTIME_VERSION
-            version = (await self._server.ServerMetadata(service_pb2.ServerMetadataRequest())).version
+            version = (await self._server.ServerMetadata(dataplane_pb2.ServerMetadataRequest())).version
         return RuntimeStatus(
             capacity_bytes=self._env.capacity_bytes,
             max_loading_concurrency=self._env.loading_concurrency,
@@ -69,7 +70,7 @@ class TritonAdapter:
             raise ModelLoadError(f"Failed to load Model due to adapter error: Error processing model/schema files "
                                  f"for model {model_id}: {exc}") from None
         try:
-            await self._server.RepositoryModelLoad(service_pb2.RepositoryModelLoadRequest(model_name=model_id))
+            await self._server.RepositoryModelLoad(dataplane_pb2.RepositoryModelLoadRequest(model_name=model_id))
         except grpc.aio.AioRpcError as exc:
             raise ModelLoadError(f"Failed to load Model due to Triton runtime error: {exc.details()}") from None
         return disk_size_estimate(pulled, self._env.default_model_size)
@@ -82,12 +83,12 @@ class TritonAdapter:
         await self._channel.close()
 
     async def _ready(self) -> bool:
-        reply = await self._server.ServerReady(service_pb2.ServerReadyRequest(), timeout=1.0)
+        reply = await self._server.ServerReady(dataplane_pb2.ServerReadyRequest(), timeout=1.0)
         return reply.ready
 
     async def _unload(self, model_id: str) -> None:
         try:
-            await self._server.RepositoryModelUnload(service_pb2.RepositoryModelUnloadRequest(model_name=model_id))
+            await self._server.RepositoryModelUnload(dataplane_pb2.RepositoryModelUnloadRequest(model_name=model_id))
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:  # Triton answers OK for unknown models; NOT_FOUND tolerated
                 raise

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from google.protobuf import text_format
-from tritonclient.grpc import model_config_pb2
 
 from .common import format_name, largest_number_dir
+from .triton_model_config import model_config_pb2
 
 __all__ = ["BACKENDS", "DIR_NAMES", "FILE_NAMES", "LayoutError", "config_from_schema", "process_model_config",
            "write_triton_layout"]
