@@ -2,19 +2,21 @@
 # Install what the Docker side needs on Debian bookworm, as root: the Docker engine (docker.io), debootstrap (the
 # offline base image), and Compose v2 and Buildx. Bookworm ships only Compose v1, so the docker-compose and
 # docker-buildx packages come from Debian trixie: they depend on libc6 only and install on bookworm. They are
-# fetched with a private apt list, so the machine's apt sources stay bookworm-only. Idempotent.
+# fetched with a private apt list, so the machine's apt sources stay bookworm-only. Idempotent; root is needed only
+# when something is missing.
 set -euo pipefail
 
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 log() { printf '[install-docker] %s\n' "$*" >&2; }
 
-[[ $(id -u) == 0 ]] || { log "error: run as root"; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
+need_root() { [[ $(id -u) == 0 ]] || { log "error: installing $* needs root"; exit 1; }; }
 
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [[ ${#missing[@]} -gt 0 ]]; then
+    need_root "${missing[@]}"
     log "apt-get install ${missing[*]}"
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -24,6 +26,7 @@ trixie_packages=()
 docker compose version 2>/dev/null | grep -q 'version v\?2' || trixie_packages+=(docker-compose)
 docker buildx version >/dev/null 2>&1 || trixie_packages+=(docker-buildx)
 if [[ ${#trixie_packages[@]} -gt 0 ]]; then
+    need_root "${trixie_packages[@]}"
     log "installing ${trixie_packages[*]} from Debian trixie"
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT

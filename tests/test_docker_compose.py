@@ -67,7 +67,12 @@ def stack(client: docker.DockerClient) -> Iterator[Stack]:
         assert up.returncode == 0, up.stdout + up.stderr
         yield stack
     finally:
+        # Even when the test failed: the project, and any runtime container its emulator could not remove.
+        emulators = [c.id for c in client.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={stack.project}"})]
         stack.compose("down", "-v", timeout=300)
+        for leftover in _runtime_containers(client, emulators):
+            client.api.remove_container(leftover["Id"], force=True, v=True)
 
 
 def _emulator(client: docker.DockerClient, project: str) -> Any:
@@ -87,6 +92,13 @@ def _wait_healthy(client: docker.DockerClient, stack: Stack, timeout_s: float = 
         assert state["Status"] == "running", emulator.logs(tail=50).decode()
         assert time.monotonic() < deadline, "emulator not healthy:\n" + emulator.logs(tail=50).decode()
         time.sleep(1)
+
+
+def _runtime_containers(client: docker.DockerClient, emulator_ids: list[str]) -> list[dict[str, Any]]:
+    """The runtime containers (running or not) started by these emulator containers."""
+    owners = tuple(f"container:{container_id}:" for container_id in emulator_ids)
+    return [s for s in client.api.containers(all=True, filters={"label": LABEL_OWNER})
+            if owners and s["Labels"][LABEL_OWNER].startswith(owners)]
 
 
 def _by_name(outputs: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -129,16 +141,13 @@ def test_compose_up_serves_the_sample_models_and_down_leaves_no_container(stack:
         assert curl.returncode == 0, curl.stdout + curl.stderr
         _check(isvc, json.loads(curl.stdout))
 
-    owner = f"container:{emulator.id}:"
-    runtimes = [s for s in client.api.containers(all=True, filters={"label": LABEL_OWNER})
-                if s["Labels"][LABEL_OWNER].startswith(owner)]
+    runtimes = _runtime_containers(client, [emulator.id])
     assert len(runtimes) == 2, "one container per runtime: mlserver-1.x and custom-mnist-0.x"
 
     down = stack.compose("down", "-v", timeout=300)
 
     assert down.returncode == 0, down.stdout + down.stderr
     left = client.api.containers(all=True, filters={"label": f"com.docker.compose.project={stack.project}"})
-    left += [s for s in client.api.containers(all=True, filters={"label": LABEL_OWNER})
-             if s["Labels"][LABEL_OWNER].startswith(owner)]
+    left += _runtime_containers(client, [emulator.id])
     assert left == []
     assert client.volumes.list(filters={"label": f"com.docker.compose.project={stack.project}"}) == []

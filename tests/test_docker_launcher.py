@@ -179,21 +179,43 @@ def test_a_new_emulator_removes_the_containers_of_a_killed_one(tmp_path: Path, s
         assert _containers_of_pid(client, process.pid) == []
 
 
-def test_a_runtime_that_exits_while_starting_fails_its_models_with_the_log_tail(
-        docker_settings: Callable[..., Settings]) -> None:
-    command = '      command: ["sh", "-c", "echo boom-in-container >&2; exit 3"]\n'
+def _broken_runtime_and_isvc(shell: str) -> str:
+    """mlserver-1.x renamed broken-1.x, its container running `sh -c SHELL`, and the sklearn isvc on it."""
+    command = f'      command: ["sh", "-c", "{shell}"]\n'
     runtime = (ROOT / "runtimes" / "mlserver-1.x.yaml").read_text().replace(
         "name: mlserver-1.x", "name: broken-1.x").replace("    - name: mlserver\n", "    - name: mlserver\n" + command)
     isvc = (ROOT / "sample_models" / "sklearn-mnist-svm.yaml").read_text().replace(
         "name: sklearn\n", "name: sklearn\n      runtime: broken-1.x\n")
+    return runtime + "\n---\n" + isvc
+
+
+def test_a_runtime_that_exits_while_starting_fails_its_models_with_the_log_tail(
+        docker_settings: Callable[..., Settings]) -> None:
     with EmulatorThread(docker_settings()) as emu:
-        emu.apply_text(runtime + "\n---\n" + isvc)
+        emu.apply_text(_broken_runtime_and_isvc("echo boom-in-container >&2; exit 3"))
         with pytest.raises(grpc.RpcError) as failure:
             grpc_infer(emu.grpc_address, grpc_request(SKLEARN))
 
     details = failure.value.details()
     assert "exited during startup" in details
     assert "boom-in-container" in details
+
+
+def test_a_runtime_never_ready_fails_after_the_startup_timeout_with_the_log_tail(
+        docker_settings: Callable[..., Settings], client: docker.DockerClient) -> None:
+    with EmulatorThread(docker_settings(runtime_startup_timeout_s=3)) as emu:
+        emu.apply_text(_broken_runtime_and_isvc("echo still-warming-up; exec sleep 600"))
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as failure:
+            grpc_infer(emu.grpc_address, grpc_request(SKLEARN))
+        waited = time.monotonic() - started
+        session = emu.emulator.launcher.inner.session
+
+    details = failure.value.details()
+    assert "not ready after 3s" in details
+    assert "still-warming-up" in details
+    assert waited < 60
+    assert session_containers(client, session) == []
 
 
 def test_a_missing_image_names_the_image_and_how_to_build_it(docker_settings: Callable[..., Settings]) -> None:
