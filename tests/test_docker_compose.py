@@ -1,5 +1,6 @@
 """`docker compose up` end to end, as a user runs it where no registry is reachable: the offline override, health,
-grpcurl on 8033 and curl on 8008 for the built-in sklearn runtime and the custom runtime, then `down -v`."""
+grpcurl on 8033 and curl on 8008 for the built-in sklearn runtime and the custom runtime, the emulator container
+killed and started again (it removes the runtime containers it left), then `down -v`."""
 
 from __future__ import annotations
 
@@ -119,30 +120,46 @@ def _check(isvc: str, body: dict[str, Any]) -> None:
         assert outputs[expected["name"]] == pytest.approx(expected["data"])
 
 
+def _grpcurl(stack: Stack, isvc: str) -> dict[str, Any]:
+    with (REQUESTS / f"{isvc}.grpc.json").open() as request:
+        grpcurl = subprocess.run(
+            [str(GRPCURL), "-plaintext", "-max-time", "180", "-d", "@", stack.grpc,
+             "inference.GRPCInferenceService/ModelInfer"],
+            stdin=request, capture_output=True, text=True, timeout=200,
+        )
+    assert grpcurl.returncode == 0, grpcurl.stderr
+    return json.loads(grpcurl.stdout)
+
+
+def _curl(stack: Stack, isvc: str) -> dict[str, Any]:
+    curl = subprocess.run(
+        ["curl", "-sS", "--fail-with-body", "--max-time", "180", "-H", "content-type: application/json",
+         "-d", f"@{REQUESTS / f'{isvc}.json'}", f"{stack.rest}/v2/models/{isvc}/infer"],
+        capture_output=True, text=True, timeout=200,
+    )
+    assert curl.returncode == 0, curl.stdout + curl.stderr
+    return json.loads(curl.stdout)
+
+
 def test_compose_up_serves_the_sample_models_and_down_leaves_no_container(stack: Stack,
                                                                           client: docker.DockerClient) -> None:
     emulator = _wait_healthy(client, stack)
 
     for isvc in ISVCS:
-        with (REQUESTS / f"{isvc}.grpc.json").open() as request:
-            grpcurl = subprocess.run(
-                [str(GRPCURL), "-plaintext", "-max-time", "180", "-d", "@", stack.grpc,
-                 "inference.GRPCInferenceService/ModelInfer"],
-                stdin=request, capture_output=True, text=True, timeout=200,
-            )
-        assert grpcurl.returncode == 0, grpcurl.stderr
-        _check(isvc, json.loads(grpcurl.stdout))
-
-        curl = subprocess.run(
-            ["curl", "-sS", "--fail-with-body", "--max-time", "180", "-H", "content-type: application/json",
-             "-d", f"@{REQUESTS / f'{isvc}.json'}", f"{stack.rest}/v2/models/{isvc}/infer"],
-            capture_output=True, text=True, timeout=200,
-        )
-        assert curl.returncode == 0, curl.stdout + curl.stderr
-        _check(isvc, json.loads(curl.stdout))
+        _check(isvc, _grpcurl(stack, isvc))
+        _check(isvc, _curl(stack, isvc))
 
     runtimes = _runtime_containers(client, [emulator.id])
     assert len(runtimes) == 2, "one container per runtime: mlserver-1.x and custom-mnist-0.x"
+
+    # An emulator killed (no chance to stop its runtimes) and started again removes what it left behind.
+    emulator.kill()
+    restart = stack.compose("up", "-d")
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    _wait_healthy(client, stack)
+    _check(ISVCS[0], _curl(stack, ISVCS[0]))
+    now = {s["Id"] for s in _runtime_containers(client, [emulator.id])}
+    assert now and not now & {s["Id"] for s in runtimes}, "the killed emulator's runtime containers were removed"
 
     down = stack.compose("down", "-v", timeout=300)
 
