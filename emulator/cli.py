@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from . import __version__
 from .control.client import CommandError, UsageError
@@ -19,7 +19,7 @@ from .errors import EmulatorError
 from .event_loop import event_loop_policy
 from .settings import Settings
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 def _debug_option(*, top_level: bool) -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def _debug_option(*, top_level: bool) -> argparse.ArgumentParser:
     return parser
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelmesh-emulator", parents=[_debug_option(top_level=True)],
         description="KServe ModelMesh's serving contract on one machine: ServingRuntime and InferenceService "
@@ -61,8 +61,20 @@ def _event_loop_choice(command: str) -> str:
         return "asyncio"
 
 
+def _settings_error(exc: ValidationError) -> str:
+    """One line naming each invalid setting by its variable; a secret setting's value is not repeated."""
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        field = Settings.model_fields.get(name)
+        secret = field is not None and field.annotation is SecretStr
+        given = "" if secret or "input" not in error else f" (got {error['input']!r})"
+        problems.append(f"MMEMU_{name.upper()}: {error['msg']}{given}")
+    return "invalid settings: " + "; ".join(problems)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args)
     try:
@@ -72,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         parser.exit(2, f"error: {exc.message}\nSee 'modelmesh-emulator {args.command} --help'.\n")
+    except ValidationError as exc:
+        if args.debug:
+            raise
+        print(f"error: {_settings_error(exc)}", file=sys.stderr)
+        return 1
     except (CommandError, EmulatorError, OSError) as exc:
         if args.debug:
             raise

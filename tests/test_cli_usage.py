@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +14,8 @@ from emulator.cli import main
 from emulator.control.tables import human_duration
 from emulator.launchers.ports import free_port
 from emulator.settings import Settings
+
+from .test_cli_e2e import BIN
 
 
 def test_an_unreachable_emulator_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,3 +66,32 @@ def test_serve_launcher_choices_come_from_settings(capsys: pytest.CaptureFixture
                                               (3 * 86400 + 7200, "3d2h"), (400 * 86400, "400d")])
 def test_age_is_kubernetes_human_duration(seconds: int, age: str) -> None:
     assert human_duration(seconds) == age
+
+
+def test_an_invalid_setting_is_one_line_naming_its_variable(capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MMEMU_SERVER", raising=False)
+    monkeypatch.setenv("MMEMU_API_PORT", "eighty")
+
+    assert main(["status"]) == 1
+    assert capsys.readouterr().err == ("error: invalid settings: MMEMU_API_PORT: Input should be a valid integer, "
+                                       "unable to parse string as an integer (got 'eighty')\n")
+
+
+@pytest.mark.parametrize("option", ["--grpc-port", "--api-port"])
+def test_serve_on_a_port_in_use_exits_1_with_one_line(option: str, tmp_path: Path) -> None:
+    ports = {"--grpc-port": "0", "--rest-port": "0", "--api-port": "0"}
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        ports[option] = str(port)
+        result = subprocess.run(
+            [str(BIN / "modelmesh-emulator"), "serve", "--no-watch", "--launcher", "process", "--cache-dir",
+             str(tmp_path), *(arg for pair in ports.items() for arg in pair)],
+            capture_output=True, text=True, timeout=120, env=os.environ | {"MMEMU_METRICS_PORT": "0"})
+
+    error = result.stderr.splitlines()[-1]
+    assert result.returncode == 1
+    assert error.startswith("error: cannot start the emulator: "), result.stderr
+    assert f"127.0.0.1:{port}" in error or f"('127.0.0.1', {port})" in error, "the message names the address"
+    assert error.endswith("Is another one running? Other ports: --grpc-port, --rest-port, --api-port, "
+                          "MMEMU_METRICS_PORT")

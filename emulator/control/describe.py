@@ -12,6 +12,7 @@ __all__ = ["describe"]
 _ACRONYMS = {"url": "URL", "uri": "URI", "id": "ID", "api": "API", "grpc": "gRPC", "http": "HTTP", "rest": "REST",
               "uid": "UID"}
 _HEAD = ("name", "namespace", "labels", "annotations")
+_PLACEMENT_WIDTH = len("Target Model:") + 2
 
 
 def _title(key: str) -> str:
@@ -47,11 +48,16 @@ def _pairs(values: dict[str, str]) -> list[str]:
     return [f"{key}: {value}" for key, value in sorted(values.items())] or ["<none>"]
 
 
+def _labelled(label: str, value: str) -> str:
+    """A line of the Placement section, its values aligned as kubectl's tabwriter aligns them."""
+    return f"  {label + ':':<{_PLACEMENT_WIDTH}}{value}"
+
+
 def _model(label: str, model: dict[str, Any] | None) -> list[str]:
     if model is None:
-        return [f"  {label}:  <none>"]
+        return [_labelled(label, "<none>")]
     size = model.get("sizeBytes") or 0
-    lines = [f"  {label}:  {model['modelId']}",
+    lines = [_labelled(label, model["modelId"]),
              f"    State:  {model['state']}" + (f", {size} bytes ({human_bytes(size)})" if size else "")]
     if model["copies"]:
         rows = [[c["instance"], c["runtime"], c["state"], human_bytes(c["sizeBytes"])] for c in model["copies"]]
@@ -62,9 +68,9 @@ def _model(label: str, model: dict[str, Any] | None) -> list[str]:
 
 
 def _placement(placement: dict[str, Any]) -> list[str]:
-    lines = ["Placement:", f"  Model Type:  {placement.get('modelType') or '<none>'}"]
+    lines = ["Placement:", _labelled("Model Type", placement.get("modelType") or "<none>")]
     if placement.get("specError"):
-        lines.append(f"  Spec Error:  {placement['specError']}")
+        lines.append(_labelled("Spec Error", placement["specError"]))
     return lines + _model("Active Model", placement.get("active")) + _model("Target Model", placement.get("target"))
 
 

@@ -39,7 +39,7 @@ def add_object_arguments(parser: argparse.ArgumentParser, *, type_required: bool
     parser.add_argument("type", nargs=None if type_required else "?", metavar="TYPE",
                         help="isvc, servingruntime, clusterservingruntime, predictor or secret (kubectl's names, "
                              "singular or plural)")
-    parser.add_argument("names", nargs=names, metavar="NAME")
+    parser.add_argument("names", nargs=names, metavar="NAME", help="object names (metadata.name)")
 
 
 def add_server_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:

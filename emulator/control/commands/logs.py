@@ -16,8 +16,8 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
         description="Print the log of the running instances of a ServingRuntime or ClusterServingRuntime. "
                     "Instances start when a model needs them.")
     parser.add_argument("runtime", metavar="RUNTIME", help="ServingRuntime or ClusterServingRuntime name")
-    parser.add_argument("--tail", type=int, default=-1, help="only the last N lines (default: all)")
-    parser.add_argument("--instance", help="one instance id (see `status`)")
+    parser.add_argument("--tail", type=int, default=-1, metavar="N", help="only the last N lines (default: all)")
+    parser.add_argument("--instance", metavar="ID", help="one instance id (see `status`)")
     parser.add_argument("-n", "--namespace", help="namespace of a ServingRuntime (default: any)")
 
 

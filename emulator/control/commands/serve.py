@@ -9,8 +9,13 @@ import logging
 import signal
 import typing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...settings import Settings
+from ..client import CommandError
+
+if TYPE_CHECKING:
+    from ...app import Emulator
 
 __all__ = ["add_parser", "launcher_choices", "settings_from"]
 
@@ -30,19 +35,21 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
                     "Predictor and storage-config Secret found in PATH, then keep applying them as the files "
                     "change. Every option can also be set as an MMEMU_* environment variable (docs/settings.md).")
     serve.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="manifest files or directories")
-    serve.add_argument("--host", help="address the routers bind to (default 127.0.0.1; MMEMU_HOST)")
-    serve.add_argument("--grpc-port", type=int, help="gRPC inference port (default 8033; MMEMU_GRPC_PORT)")
-    serve.add_argument("--rest-port", type=int, help="REST inference port (default 8008; MMEMU_REST_PORT)")
-    serve.add_argument("--api-port", type=int, help="management API port, on 127.0.0.1 (default 8034; "
+    serve.add_argument("--host", metavar="ADDRESS", help="address the routers bind to (default 127.0.0.1; MMEMU_HOST)")
+    serve.add_argument("--grpc-port", type=int, metavar="PORT",
+                       help="gRPC inference port (default 8033; MMEMU_GRPC_PORT)")
+    serve.add_argument("--rest-port", type=int, metavar="PORT",
+                       help="REST inference port (default 8008; MMEMU_REST_PORT)")
+    serve.add_argument("--api-port", type=int, metavar="PORT", help="management API port, on 127.0.0.1 (default 8034; "
                        "MMEMU_API_PORT)")
     serve.add_argument("--launcher", choices=launcher_choices(),
                        help="how runtimes run (default auto; MMEMU_LAUNCHER)")
-    serve.add_argument("--cache-dir", type=Path, help="working directory for runtime instances "
+    serve.add_argument("--cache-dir", type=Path, metavar="DIR", help="working directory for runtime instances "
                        "(default ~/.cache/modelmesh-emulator; MMEMU_CACHE_DIR)")
-    serve.add_argument("--local-s3-root", type=Path, help="directory standing in for S3 when a storage "
+    serve.add_argument("--local-s3-root", type=Path, metavar="DIR", help="directory standing in for S3 when a storage "
                        "entry has no endpoint: <root>/<bucket>/<key> (default sample_models/bucket; "
                        "MMEMU_LOCAL_S3_ROOT)")
-    serve.add_argument("--pvc-root", type=Path, help="directory with one folder per PVC name "
+    serve.add_argument("--pvc-root", type=Path, metavar="DIR", help="directory with one folder per PVC name "
                        "(default pvcs; MMEMU_PVC_ROOT)")
     serve.add_argument("--lazy", dest="load_on_apply", action="store_false", default=None,
                        help="load models on first request instead of on apply (MMEMU_LOAD_ON_APPLY=false)")
@@ -60,30 +67,44 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 async def _serve(settings: Settings, paths: list[Path]) -> None:
     from ...app import Emulator  # the client commands never pay for importing the emulator itself
-    from ..watcher import WatchedFiles, watch
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with Emulator(settings) as emulator:
-            files = WatchedFiles(emulator.manifests, paths)
-            for change in files.scan(initial=True):
-                for line in change.lines():
-                    print(line, flush=True)
-            api = f", management API on {emulator.api_url}" if emulator.api_url else ""
-            print(f"serving gRPC on {settings.host}:{emulator.grpc_port}, REST on {settings.host}:"
-                  f"{emulator.rest_port}{api} (Ctrl-C stops)", flush=True)
-            watcher = asyncio.create_task(watch(files, stop)) if settings.watch and paths else None
-            await stop.wait()
-            log.info("stopping")
-            if watcher is not None:
-                await watcher
+        emulator = Emulator(settings)
+        try:
+            await emulator.start()
+        except (OSError, RuntimeError) as exc:  # grpc reports a port it cannot bind as RuntimeError
+            raise CommandError(f"cannot start the emulator: {str(exc).rstrip('.')}. Is another one running? "
+                               "Other ports: --grpc-port, --rest-port, --api-port, MMEMU_METRICS_PORT") from exc
+        try:
+            await _run_until_stopped(emulator, paths, stop)
+        finally:
+            await emulator.stop()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
+
+
+async def _run_until_stopped(emulator: Emulator, paths: list[Path], stop: asyncio.Event) -> None:
+    from ..watcher import WatchedFiles, watch
+
+    settings = emulator.settings
+    files = WatchedFiles(emulator.manifests, paths)
+    for change in files.scan(initial=True):
+        for line in change.lines():
+            print(line, flush=True)
+    api = f", management API on {emulator.api_url}" if emulator.api_url else ""
+    print(f"serving gRPC on {settings.host}:{emulator.grpc_port}, REST on {settings.host}:{emulator.rest_port}{api} "
+          "(Ctrl-C stops)", flush=True)
+    watcher = asyncio.create_task(watch(files, stop)) if settings.watch and paths else None
+    await stop.wait()
+    log.info("stopping")
+    if watcher is not None:
+        await watcher
 
 
 def run(args: argparse.Namespace) -> int:
