@@ -129,8 +129,8 @@ def _torchserve(ctx: LaunchContext) -> Launch:
     if shutil.which("torchserve", path=_path_list(bin_dir, ctx.env.get("PATH"))) is None:
         raise RuntimeStartError(
             f"ServingRuntime {name!r}: TorchServe is not installed in the emulator's environment "
-            f"({sys.prefix}); install it with `make torchserve` (pip install torchserve torch-model-archiver "
-            "torch), or use the docker launcher"
+            f"({sys.prefix}); install it with `pip install torchserve torch-model-archiver torch==2.13.0` "
+            "(part of `make test`'s .[test]), or use the docker launcher"
         )
     java_home = ctx.env.get("JAVA_HOME")
     if shutil.which("java", path=_path_list(f"{java_home}/bin" if java_home else None, ctx.env.get("PATH"))) is None:

@@ -57,8 +57,8 @@ def find_triton(env: Path | None, *, runtime_name: str) -> TritonDist:
     where = ", ".join(str(c) for c in candidates)
     raise RuntimeStartError(
         f"ServingRuntime {runtime_name!r}: no Triton Inference Server found (looked for the nvidia-pytriton package "
-        f"in {where}); run `make triton` or set MMEMU_TRITON_ENV to a Python environment with nvidia-pytriton and "
-        "numpy<2, or use the docker launcher"
+        f"in {where}); run `make triton` (a {TRITON_ENV_DIR} beside the emulator's environment with nvidia-pytriton "
+        "and numpy<2), or use the docker launcher"
     )
 
 
