@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         parser.exit(2, f"error: {exc.message}\nSee 'modelmesh-emulator {args.command} --help'.\n")
     except ValidationError as exc:
-        if args.debug:
+        if args.debug or exc.title != Settings.__name__:
             raise
         print(f"error: {_settings_error(exc)}", file=sys.stderr)
         return 1

@@ -130,6 +130,29 @@ def test_describe_shows_status_and_where_the_model_is(served: Served) -> None:
     assert "  Target Model:  <none>" in out
 
 
+def test_describe_shows_why_a_model_failed_to_load(served: Served, tmp_path: Path) -> None:
+    manifest = tmp_path / "broken.yaml"
+    manifest.write_text((ROOT / "sample_models" / "sklearn-mnist-svm.yaml").read_text()
+                        .replace(ISVC, "broken").replace("mnist-svm.joblib", "no-such-file.joblib"))
+    cli(served, "apply", "-f", str(manifest))
+    wait_until(served, lambda: isvc_json(served, "broken")["status"]["modelStatus"]["states"]["activeModelState"]
+               == "FailedToLoad")
+
+    listed = cli(served, "get", "isvc", "broken")
+    described = cli(served, "describe", "isvc", "broken")
+    cli(served, "delete", "-f", str(manifest))
+
+    assert re.match(r"broken +(\S+ +)?False +FailedToLoad +UpToDate +\S+$", listed.stdout.splitlines()[1]), listed
+    out = described.stdout
+    assert re.search(r"^    Last Failure Info:$", out, re.MULTILINE), out
+    assert re.search(r"^      Reason: +ModelLoadFailed$", out, re.MULTILINE), out
+    assert re.search(r"^      Message: +.*no objects found for path 'sklearn/no-such-file\.joblib'", out, re.MULTILINE)
+    assert re.search(r"^      Model Revision Name: +broken__isvc-[0-9a-f]{10}$", out, re.MULTILINE), out
+    assert re.search(r"^    Type: +Ready$", out, re.MULTILINE) and re.search(r"^    Status: +False$", out, re.MULTILINE)
+    assert re.search(r"^  Active Model: +broken__isvc-[0-9a-f]{10}$", out, re.MULTILINE), out
+    assert re.search(r"^    State:  FailedToLoad$", out, re.MULTILINE), out
+
+
 def test_status_shows_instances_and_capacity(served: Served) -> None:
     result = cli(served, "status")
 
