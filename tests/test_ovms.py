@@ -1,16 +1,24 @@
 """The OpenVINO Model Server adapter's files, as ModelMesh's writes them: the model layout OVMS loads and the
-`model_config_list` it reloads. (OVMS itself runs only from its image: see test_runtime_selection.py.)"""
+`model_config_list` it reloads. OVMS itself runs only from its upstream image: without it, a clear failure."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 from emulator.adapters.ovms_layout import model_config_list, write_ovms_layout
 from emulator.adapters.triton_layout import LayoutError
+from emulator.settings import Settings
+from emulator.testing import EmulatorThread
+
+from .conftest import UPSTREAM_EXAMPLES
+from .docker_support import docker_client_or_skip
+from .model_status import wait_until_settled
 
 
 def as_seen_by_runtime(path: Path) -> str:
@@ -62,3 +70,41 @@ def test_model_config_list_names_each_model_and_its_base_path() -> None:
         {"config": {"name": "a__isvc-1", "base_path": "/models/_ovms_models/a__isvc-1"}},
         {"config": {"name": "b__isvc-2", "base_path": "/models/_ovms_models/b__isvc-2"}},
     ]}
+
+
+OVMS_MANIFEST = UPSTREAM_EXAMPLES / "testdata" / "config" / "runtimes" / "ovms-1.x.yaml"
+OVMS_IMAGE = "openvino/model_server:2022.2"
+OPENVINO_ISVC = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: openvino-model
+  annotations: {serving.kserve.io/deploymentMode: ModelMesh}
+spec:
+  predictor:
+    model:
+      modelFormat: {name: openvino_ir}
+      storage: {key: localMinIO, path: sklearn/mnist-svm.joblib}
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.integration
+def test_ovms_without_its_image_fails_naming_the_image(make_settings: Callable[..., Settings],
+                                                       sample_s3_root: Path) -> None:
+    if not OVMS_MANIFEST.is_file():
+        pytest.skip(f"{OVMS_MANIFEST} is not present")
+    client = docker_client_or_skip()
+    try:
+        client.images.get(OVMS_IMAGE)
+        pytest.skip(f"{OVMS_IMAGE} is present here: this test is about a machine without it")
+    except docker.errors.ImageNotFound:
+        pass
+    with EmulatorThread(make_settings(launcher="docker", local_s3_root=sample_s3_root)) as emu:
+        emu.apply(OVMS_MANIFEST)
+        emu.apply_text(OPENVINO_ISVC)
+        status = wait_until_settled(emu, "openvino-model")["modelStatus"]
+
+    assert status["states"]["activeModelState"] == "FailedToLoad"
+    assert status["lastFailureInfo"]["reason"] == "RuntimeUnhealthy"
+    assert f"image '{OVMS_IMAGE}' is not present in the Docker daemon" in status["lastFailureInfo"]["message"]
