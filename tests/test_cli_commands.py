@@ -206,6 +206,29 @@ def test_apply_and_delete_by_file(served: Served, tmp_path: Path) -> None:
     assert (again.returncode, again.stderr) == (1, 'error: inferenceservices.serving.kserve.io "by-file" not found\n')
 
 
+def test_storage_config_secret_values_are_never_printed(served: Served) -> None:
+    secret_key = "cli-secret-0123456789abcdef"
+    entry = json.dumps({"type": "s3", "access_key_id": "k", "secret_access_key": secret_key, "bucket": "b"})
+    manifest = yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "storage-config"},
+                               "stringData": {"team-s3": entry}})
+
+    applied = cli(served, "apply", "-n", "team", "-f", "-", stdin=manifest)
+    table = cli(served, "get", "secrets", "-n", "team")
+    as_yaml = cli(served, "get", "secret", "storage-config", "-n", "team", "-o", "yaml")
+    described = cli(served, "describe", "secret", "storage-config", "-n", "team")
+    reapplied = cli(served, "apply", "-n", "team", "-f", "-", stdin=as_yaml.stdout)
+    cli(served, "delete", "secret", "storage-config", "-n", "team")
+
+    assert applied.stdout == "secret/storage-config created\n"
+    assert table.stdout.splitlines()[1].split()[:3] == ["storage-config", "Opaque", "1"]
+    assert yaml.safe_load(as_yaml.stdout)["data"] == {"team-s3": "<redacted>"}
+    assert reapplied.returncode == 1
+    assert "'<redacted>' is what the API shows instead of secret values" in reapplied.stderr
+    for result in (applied, table, as_yaml, described, reapplied):
+        assert secret_key not in result.stdout + result.stderr
+    assert not any(secret_key in line for line in served.lines)
+
+
 @pytest.mark.parametrize(("args", "stdin", "stderr"), [
     (("apply", "-f", "-"), "kind: InferenceService\nmetadata: {name: x\n",
      "error: STDIN, document 0: invalid YAML at line 3, column 1: while parsing a flow mapping, expected ',' or "
