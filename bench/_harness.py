@@ -181,6 +181,9 @@ class EmulatorProcess:
                 self.env[f"MMEMU_{name.upper()}"] = str(free_port())
         self.env["MMEMU_WATCH"] = "false"
         self.env["MMEMU_LAUNCHER"] = "process"  # runtimes as local processes even when a Docker daemon answers
+        if os.environ.get("BENCH_EVENT_LOOP"):
+            self.env["MMEMU_EVENT_LOOP"] = os.environ["BENCH_EVENT_LOOP"]
+            self.env["GRPC_ENABLE_FORK_SUPPORT"] = "false"
         self.env.update(env or {})
         self.metrics_port = int(self.env.get("MMEMU_METRICS_PORT", "0"))
         self.process: subprocess.Popen[bytes] | None = None

@@ -8,7 +8,19 @@ import platform
 import statistics
 from collections.abc import Sequence
 
-__all__ = ["fmt", "machine_line", "median", "percentile", "ratio", "table"]
+__all__ = ["fmt", "load_average", "machine_line", "median", "percentile", "ratio", "table"]
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as /proc/loadavg gives them."""
+    try:
+        with open("/proc/loadavg") as loadavg:
+            return " ".join(loadavg.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+_LOAD_AT_START = load_average()  # when the benchmark script imported this module, i.e. started
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -58,7 +70,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def machine_line() -> str:
-    """CPU model, core count, memory and Python: the context every figure needs."""
+    """CPU model, core count, memory, Python, and the load average when the script started and now."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
@@ -73,4 +85,5 @@ def machine_line() -> str:
     except (OSError, StopIteration):
         pass
     return (f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+            f"{platform.system()} {platform.release()}; load average (1/5/15 min) {_LOAD_AT_START} at start, "
+            f"{load_average()} at end")

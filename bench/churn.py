@@ -162,7 +162,8 @@ class _Monitor:
                 self.capacity_bytes = metrics.get("modelmesh_instance_capacity_bytes", 0.0)
                 self.max_used_bytes = max(self.max_used_bytes, metrics.get("modelmesh_instance_used_bytes", 0.0))
                 reply = await index(pb.RepositoryIndexRequest(ready=True), timeout=10)
-                ready = sum(1 for model in reply.models if model.state == "READY")
+                # MLServer 1.7 reports `State.READY`, older versions `READY`
+                ready = sum(1 for model in reply.models if model.state.rpartition(".")[2] == "READY")
                 self.max_resident = max(self.max_resident, ready)
                 self.samples += 1
                 with contextlib.suppress(TimeoutError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from ..errors import EmulatorError, InvalidArgumentError, UnsupportedError
 from ..metrics import Metrics
 from ..model_state import LoadedCopy
 from ..placement import Placement
+from ..runtime_pool import RuntimeHandle
 from .wire import read_string_field, replace_string_field
 
 __all__ = ["ID_EXTRACTION_PATHS", "STREAMING_METHODS", "DataPlane", "RuntimeCallError"]
@@ -49,6 +51,9 @@ class DataPlane:
         self._placement = placement
         self._namespace = namespace
         self._metrics = metrics
+        # one multicallable per runtime instance and method, made on first use; dropped with the instance's handle
+        self._callables: weakref.WeakKeyDictionary[RuntimeHandle, dict[str, grpc.aio.UnaryUnaryMultiCallable]] = (
+            weakref.WeakKeyDictionary())
 
     async def call(self, method: str, request: bytes, metadata: Metadata,
                    timeout: float | None = None) -> bytes:
@@ -77,7 +82,7 @@ class DataPlane:
             payload = self._inject_id(method, request, copy)
             invoked = time.perf_counter()
             try:
-                return await copy.handle.data_channel.unary_unary(f"/{method}")(
+                return await self._callable(copy.handle, method)(
                     payload, metadata=outgoing, timeout=timeout
                 )
             except grpc.aio.AioRpcError as exc:
@@ -89,6 +94,15 @@ class DataPlane:
             finally:
                 timing.invoke_ms = (time.perf_counter() - invoked) * 1000
         raise AssertionError("unreachable")
+
+    def _callable(self, handle: RuntimeHandle, method: str) -> grpc.aio.UnaryUnaryMultiCallable:
+        by_method = self._callables.get(handle)
+        if by_method is None:
+            by_method = self._callables[handle] = {}
+        rpc = by_method.get(method)
+        if rpc is None:  # registered: gRPC core interns the method once instead of on every call
+            rpc = by_method[method] = handle.data_channel.unary_unary(f"/{method}", _registered_method=True)
+        return rpc
 
     async def _resolve(self, method: str, request: bytes, metadata: Metadata) -> LoadedCopy:
         path = ID_EXTRACTION_PATHS.get(method)
