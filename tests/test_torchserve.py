@@ -108,6 +108,18 @@ def test_predictions_over_torchserves_grpc_api_are_routed_to_the_mar_model(torch
     assert any(name.startswith("doubler__isvc-") for name in registered(torchserve))
 
 
+def test_a_models_size_is_its_workers_memory_not_its_archive(torchserve: EmulatorThread,
+                                                             torchserve_bucket: Path) -> None:
+    predict(torchserve, "doubler", VALUES)
+    used = torchserve.call(lambda: sum(h.cache.used_bytes for h in torchserve.emulator.pool.handles()))
+    archive = (torchserve_bucket / "modelmesh-example-models" / "torchserve" / "doubler.mar").stat().st_size
+
+    # A TorchServe worker is a Python process with torch loaded: tens of MiB at least; the fallback estimate,
+    # the archive's size x 2.75, would be a few KiB.
+    assert archive * 2.75 < 1024 * 1024
+    assert used > 20 * 1024 * 1024
+
+
 def test_a_mar_that_fails_in_torchserve_is_failed_to_load_with_its_message(torchserve: EmulatorThread) -> None:
     status = wait_until_settled(torchserve, "broken", timeout=300)["modelStatus"]
 
