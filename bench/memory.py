@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"Machine: {machine_line()}\n")
     print(table(["state", "RSS MiB", "note"], rows))
     print()
-    results = {"rounds": rounds}
+    results = {"isvcs": args.isvcs, "rounds": rounds}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return results
