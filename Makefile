@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Triton's Python backend embeds its own interpreter, whose packages need numpy<2 (emulator/launchers/triton_dist.py).
+TRITON_VENV ?= .venv-triton
 
-.PHONY: run test lint samples venv clean
+.PHONY: run test lint samples venv triton clean bench
 
 venv: $(STAMP)
 
@@ -14,18 +16,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+triton: $(TRITON_VENV)/.installed
+
+$(TRITON_VENV)/.installed:
+	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/pip install --quiet nvidia-pytriton 'numpy<2'
+	touch $@
+
 samples: $(STAMP)
 	$(BIN)/python sample_models/train.py
 
 run: samples
 	$(BIN)/modelmesh-emulator serve runtimes/ sample_models/
 
-test: samples
-	$(BIN)/ruff check emulator tests sample_models runtimes
+test: samples triton
+	$(BIN)/ruff check emulator tests sample_models runtimes bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# every bench/ script against the direct path, its table, then the issue's targets (~10 min; not part of `make test`)
+bench: samples
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check emulator tests sample_models runtimes
+	$(BIN)/ruff check emulator tests sample_models runtimes bench
 
 clean:
-	rm -rf $(VENV) sample_models/bucket .pytest_cache
+	rm -rf $(VENV) $(TRITON_VENV) sample_models/bucket .pytest_cache

@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     """Largest gRPC message accepted on 8033 (`grpcMaxMessageSizeBytes`)."""
 
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
-    """Event loop of `serve`: `auto` is uvloop when installed (less routing overhead per request, see
-    docs/benchmarks.md), `asyncio` the standard library's."""
+    """Event loop of `serve`: `auto` is uvloop when installed and gRPC's fork support is off
+    (GRPC_ENABLE_FORK_SUPPORT=false), else the standard library's `asyncio` (docs/benchmarks.md)."""
 
     built_in_server_types: list[str] = ["triton", "mlserver", "ovms", "torchserve"]
     """Accepted `builtInAdapter.serverType` values (`builtInServerTypes`)."""

@@ -9,6 +9,7 @@ import docker.errors
 from docker.utils import parse_repository_tag
 
 from ..errors import RuntimeStartError
+from .upstream_images import kustomize_image
 
 __all__ = ["BUILD_HINTS", "ImageResolver"]
 
@@ -32,6 +33,7 @@ class ImageResolver:
         self._overrides = overrides
 
     def resolve(self, runtime_name: str, image: str) -> str:
+        image = kustomize_image(image)
         replacement = self._overrides.get(image)
         for candidate in (replacement, image):
             if candidate and self._present(candidate):
