@@ -119,3 +119,28 @@ async def test_a_watched_file_ignores_its_neighbours_and_survives_a_bad_edit(
     errors = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
     assert errors == [f"{path}, document 0: invalid YAML at line 1, column 8: while parsing a flow node, expected the "
                       "node content, but found '<stream end>'; the objects it defined are left as they were"]
+
+
+async def test_other_files_in_a_watched_directory_cause_no_rescan(
+        watching: Callable[[list[Path]], Watching], registry: Registry, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "rt.yaml").write_text(RUNTIME)
+    state = watching([tmp_path])
+    rescans: list[float] = []
+    rescan = state.files.rescan
+    state.files.rescan = lambda: (rescans.append(time.monotonic()), rescan())[1]  # type: ignore[method-assign]
+    await started(caplog)
+
+    log_file = tmp_path / "cache" / "runtime.log"
+    log_file.parent.mkdir()
+    for line in range(10):
+        with log_file.open("a") as out:
+            out.write(f"line {line}\n")
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # longer than the watcher's debounce
+    quiet = list(rescans)
+    (tmp_path / "a.yaml").write_text(isvc("a"))
+    await until(lambda: registry.get("isvc", "a") is not None, "the new manifest")
+
+    assert quiet == []
+    assert len(rescans) >= 1

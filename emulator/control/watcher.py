@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import watchfiles
 
 from ..errors import SpecError
-from ..spec import manifest_files
+from ..spec import MANIFEST_SUFFIXES, manifest_files
 from .manifests import ManifestSync, Outcome
 
 __all__ = ["FileChange", "WatchedFiles", "watch"]
@@ -97,17 +97,28 @@ async def watch(files: WatchedFiles, stop: asyncio.Event) -> None:
     """Rescan `files` after every change under their paths until `stop` is set."""
     directories = sorted({path.resolve() for path in files.paths if path.is_dir()})
     parents = sorted({path.resolve().parent for path in files.paths if not path.is_dir()} - set(directories))
-    groups = [(directories, True), ([parent for parent in parents if parent.is_dir()], False)]
-    watchers = [_watch(roots, recursive, files, stop) for roots, recursive in groups if roots]
+    watched_files = {path.resolve() for path in files.paths if not path.is_dir()}
+    groups = [
+        (directories, True, _manifest_change),
+        ([parent for parent in parents if parent.is_dir()], False, lambda _, path: Path(path) in watched_files),
+    ]
+    watchers = [_watch(roots, recursive, only, files, stop) for roots, recursive, only in groups if roots]
     if not watchers:
         return
     log.info("watching %s for changes", ", ".join(str(path) for path in files.paths))
     await asyncio.gather(*watchers)
 
 
-async def _watch(roots: list[Path], recursive: bool, files: WatchedFiles, stop: asyncio.Event) -> None:
+def _manifest_change(change: watchfiles.Change, path: str) -> bool:
+    """Changes that can alter what a directory applies: its YAML files, and removed folders that held some."""
+    return Path(path).suffix in MANIFEST_SUFFIXES or change == watchfiles.Change.deleted
+
+
+async def _watch(roots: list[Path], recursive: bool, only: Callable[[watchfiles.Change, str], bool],
+                 files: WatchedFiles, stop: asyncio.Event) -> None:
     try:
-        async for _ in watchfiles.awatch(*roots, recursive=recursive, stop_event=stop, debounce=400):
+        async for _ in watchfiles.awatch(*roots, recursive=recursive, stop_event=stop, debounce=400,
+                                         watch_filter=only):
             try:
                 files.rescan()
             except Exception:  # a bug in one reload must not end watching

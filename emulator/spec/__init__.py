@@ -18,7 +18,7 @@ from .isvc import (
     ModelFormat,
 )
 from .kinds import SUPPORTED_KINDS, Manifest, resolve_kind
-from .load import load_file, load_paths, load_text, manifest_files, parse_document
+from .load import MANIFEST_SUFFIXES, load_file, load_paths, load_text, manifest_files, parse_document
 from .meta import ObjectMeta
 from .predictor import (
     ModelType,
@@ -50,6 +50,7 @@ from .validation import DEFAULT_STORAGE_SECRET_NAME, validate_manifest, validate
 __all__ = [
     "DEFAULT_STORAGE_SECRET_NAME",
     "DEPLOYMENT_MODE_ANNOTATION",
+    "MANIFEST_SUFFIXES",
     "MODELMESH_DEPLOYMENT_MODE",
     "RUNTIME_ANNOTATION",
     "SCHEMA_PATH_ANNOTATION",

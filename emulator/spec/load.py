@@ -14,9 +14,9 @@ from ..errors import SpecError
 from .kinds import MODEL_BY_KIND, SUPPORTED_KINDS, Manifest
 from .validation import DEFAULT_STORAGE_SECRET_NAME, validate_manifest
 
-__all__ = ["load_file", "load_paths", "load_text", "parse_document"]
+__all__ = ["MANIFEST_SUFFIXES", "load_file", "load_paths", "load_text", "manifest_files", "parse_document"]
 
-_YAML_SUFFIXES = (".yaml", ".yml")
+MANIFEST_SUFFIXES = (".yaml", ".yml")
 _SKIPPED_FILES = frozenset({"kustomization.yaml", "kustomization.yml"})
 
 
@@ -91,7 +91,7 @@ def manifest_files(paths: Iterable[str | Path]) -> Iterator[Path]:
         found = (
             candidate
             for candidate in path.rglob("*")
-            if candidate.suffix in _YAML_SUFFIXES
+            if candidate.suffix in MANIFEST_SUFFIXES
             and candidate.name not in _SKIPPED_FILES
             and candidate.is_file()
             and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
