@@ -124,7 +124,7 @@ def _report(cold_runtime: dict[str, float], firsts: list[dict[str, float]], herd
     rows: list[list[object]] = [["runtime not running (1 request)", *(cold_runtime[k] for k in keys)]]
     medians = {k: median([f[k] for f in firsts]) for k in keys}
     rows.append([f"runtime running (median of {len(firsts)} models)", *(medians[k] for k in keys)])
-    above = medians["total_ms"] - medians["pull_ms"] - medians["load_ms"]
+    above = median([f["total_ms"] - f["pull_ms"] - f["load_ms"] for f in firsts])
     lines = [table(["first request", "total ms", "runtime start ms", "pull ms", "load ms", "first infer ms",
                     "emulator ms", "next request ms"], rows), "",
              f"Cold start above pull + load (runtime running, median): {above:.1f} ms "
