@@ -1,5 +1,10 @@
 """Running runtime instances: `replicas` per runtime, started on demand (one start in flight per slot),
-replaced when they die (with backoff), stopped when scaled to zero and at shutdown."""
+replaced when they die (with backoff), stopped when scaled to zero and at shutdown.
+
+Like a runtime's Deployment, the instances of a runtime share one pod template (`pod_template`). When it
+changes, `begin_rollout` sets the running instances aside (they keep serving) and the next `acquire` starts
+instances from the new spec; `finish_rollout` stops the old ones.
+"""
 
 from __future__ import annotations
 
@@ -17,20 +22,37 @@ from .adapters import AdapterFactory, RuntimeAdapter, RuntimeStatus
 from .errors import RuntimeStartError, UnsupportedError
 from .instance_cache import InstanceCache
 from .launchers import Launcher, RuntimeInstance
+from .launchers.process import SOURCE_ANNOTATION
 from .spec import ServingRuntime
 
-__all__ = ["RuntimeHandle", "RuntimePool", "runtime_key"]
+__all__ = ["Detached", "RuntimeHandle", "RuntimePool", "pod_template", "runtime_key"]
 
 log = logging.getLogger(__name__)
 
 _UNLIMITED = -1
 _RESTART_BACKOFF_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
+# Annotations that reach the runtime pod: the controller turns the first two into adapter env; the last is
+# where the process launcher finds the runtime's source.
+_POD_ANNOTATIONS = ("maxLoadingConcurrency", "perModelConcurrencyLimit", SOURCE_ANNOTATION)
 
 
 def runtime_key(runtime: ServingRuntime) -> str:
     if runtime.is_cluster_scoped:
         return f"cluster/{runtime.metadata.name}"
     return f"{runtime.metadata.namespace}/{runtime.metadata.name}"
+
+
+def pod_template(runtime: ServingRuntime) -> dict[str, object]:
+    """What the runtime's Deployment pod template is made from: the spec less `replicas`, and the annotations
+    that reach the pod. Instances started from another template are out of date."""
+    annotations = runtime.metadata.annotations
+    template: dict[str, object] = {
+        "spec": runtime.spec.model_dump(exclude={"replicas"}),
+        "annotations": {key: annotations[key] for key in _POD_ANNOTATIONS if key in annotations},
+    }
+    if SOURCE_ANNOTATION in annotations:
+        template["source"] = runtime.source
+    return template
 
 
 @dataclass(eq=False)
@@ -66,6 +88,17 @@ class _Slot:
     next_start: float = 0.0
 
 
+@dataclass(eq=False)
+class Detached:
+    """Instances taken out of the pool, still running until the pool stops them."""
+
+    slots: list[_Slot]
+
+    @property
+    def handles(self) -> list[RuntimeHandle]:
+        return [slot.handle for slot in self.slots if slot.handle is not None]
+
+
 class RuntimePool:
     def __init__(self, launcher: Launcher, adapters: dict[str, AdapterFactory], work_dir: Path, *,
                  default_replicas: int = 1):
@@ -74,9 +107,15 @@ class RuntimePool:
         self._work_dir = work_dir
         self._default_replicas = default_replicas
         self._slots: dict[str, list[_Slot]] = {}
+        self._templates: dict[str, dict[str, object]] = {}
+        self._retiring: dict[str, list[_Slot]] = {}
+        """Instances of an older template, serving until `finish_rollout`."""
+        self._detached: set[Detached] = set()
 
     def handles(self) -> list[RuntimeHandle]:
-        return [slot.handle for slots in self._slots.values() for slot in slots if slot.handle is not None]
+        """Every instance, including those of a rollout in progress."""
+        groups = [*self._slots.values(), *self._retiring.values()]
+        return [slot.handle for slots in groups for slot in slots if slot.handle is not None]
 
     def running(self, runtime: ServingRuntime) -> list[RuntimeHandle]:
         return [slot.handle for slot in self._slots.get(runtime_key(runtime), [])
@@ -87,7 +126,10 @@ class RuntimePool:
 
     async def acquire(self, runtime: ServingRuntime) -> list[RuntimeHandle]:
         """All running instances of `runtime`, starting (or restarting) any that are missing."""
-        slots = self._slots.setdefault(runtime_key(runtime), [])
+        key = runtime_key(runtime)
+        if key not in self._slots:
+            self._templates[key] = pod_template(runtime)
+        slots = self._slots.setdefault(key, [])
         slots.extend(_Slot() for _ in range(self.replicas(runtime) - len(slots)))
         tasks = [self._ensure(runtime, slot) for slot in slots]
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -97,13 +139,61 @@ class RuntimePool:
         error = next(result for result in results if isinstance(result, BaseException))
         raise error
 
+    def is_outdated(self, runtime: ServingRuntime) -> bool:
+        """Whether the runtime has instances (or slots) from a pod template other than its current one."""
+        key = runtime_key(runtime)
+        return key in self._slots and self._templates.get(key) != pod_template(runtime)
+
+    def begin_rollout(self, runtime: ServingRuntime) -> list[RuntimeHandle]:
+        """Set the runtime's instances aside (see `retiring`); they keep serving, and `acquire` starts new ones."""
+        key = runtime_key(runtime)
+        self._retiring.setdefault(key, []).extend(self._slots.pop(key, []))
+        self._templates.pop(key, None)
+        return self.retiring(runtime)
+
+    def retiring(self, runtime: ServingRuntime) -> list[RuntimeHandle]:
+        return [slot.handle for slot in self._retiring.get(runtime_key(runtime), []) if slot.handle is not None]
+
+    async def finish_rollout(self, runtime: ServingRuntime) -> None:
+        await self._stop_slots(self._retiring.pop(runtime_key(runtime), []))
+
+    def detach(self, runtime: ServingRuntime) -> Detached:
+        """Take every instance of the runtime out of the pool; no new load reaches them. Stop them with
+        `stop_detached`."""
+        key = runtime_key(runtime)
+        self._templates.pop(key, None)
+        return self._park([*self._slots.pop(key, []), *self._retiring.pop(key, [])])
+
+    def scale_in(self, runtime: ServingRuntime) -> Detached:
+        """Take the instances beyond `replicas` out of the pool, as `detach`."""
+        slots = self._slots.get(runtime_key(runtime), [])
+        extra = slots[self.replicas(runtime):]
+        del slots[self.replicas(runtime):]
+        return self._park(extra)
+
+    async def stop_detached(self, detached: Detached) -> None:
+        self._detached.discard(detached)
+        await self._stop_slots(detached.slots)
+
+    def _park(self, slots: list[_Slot]) -> Detached:
+        detached = Detached(slots)
+        self._detached.add(detached)
+        return detached
+
     async def stop_runtime(self, runtime: ServingRuntime) -> None:
-        slots = self._slots.pop(runtime_key(runtime), [])
-        await asyncio.gather(*(self._stop_slot(slot) for slot in slots))
+        key = runtime_key(runtime)
+        self._templates.pop(key, None)
+        await self._stop_slots([*self._slots.pop(key, []), *self._retiring.pop(key, [])])
 
     async def stop_all(self) -> None:
-        slots = [slot for group in self._slots.values() for slot in group]
+        groups = [*self._slots.values(), *self._retiring.values(), *(d.slots for d in self._detached)]
         self._slots.clear()
+        self._retiring.clear()
+        self._detached.clear()
+        self._templates.clear()
+        await self._stop_slots([slot for group in groups for slot in group])
+
+    async def _stop_slots(self, slots: list[_Slot]) -> None:
         await asyncio.gather(*(self._stop_slot(slot) for slot in slots))
 
     async def _ensure(self, runtime: ServingRuntime, slot: _Slot) -> RuntimeHandle:
