@@ -1,10 +1,10 @@
 """Router overhead: the emulator's gRPC (8033) and REST (8008) routes against the same MLServer instance direct.
 
-Latency p50/p99 at concurrency 1 and throughput at concurrency 16, for four paths: gRPC through the emulator,
-gRPC straight to MLServer's gRPC port, REST through the emulator (JSON → proto → gRPC → proto → JSON, as the
-rest-proxy does) and REST straight to MLServer's own V2 REST. Rounds alternate the order of emulator and
-direct; each figure is the median over rounds. The client's own ceiling is measured against a stub server
-that answers canned replies.
+Latency p50/p99 at concurrency 1 and throughput at concurrency 16, for five paths: gRPC through the emulator,
+gRPC through a bare grpc.aio proxy (bench/_bare_proxy.py: what any Python gRPC hop costs), gRPC straight to
+MLServer's gRPC port, REST through the emulator (JSON → proto → gRPC → proto → JSON, as the rest-proxy does) and
+REST straight to MLServer's own V2 REST. Rounds alternate the order of emulator and direct; each figure is the
+median over rounds. The client's own ceiling is measured against a stub server that answers canned replies.
 
     .venv/bin/python bench/router_overhead.py [--quick] [--rounds 5] [--requests 2000] [--seconds 5]
 """
@@ -85,6 +85,35 @@ def _check_rest(body: bytes) -> str:
 Caller = GrpcCaller | HttpCaller
 
 
+class _BareProxy:
+    """bench/_bare_proxy.py in its own process: what any grpc.aio hop costs, without the emulator's routing."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, target: str) -> str:
+        port = free_port()
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_bare_proxy.py"), "--port", str(port),
+                                         "--target", target], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("bare proxy did not start")
+        return f"127.0.0.1:{port}"
+
+    def __enter__(self) -> _BareProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
 def _worker_factory(caller: Caller) -> Any:
     if isinstance(caller, HttpCaller):
         return caller.worker
@@ -104,37 +133,40 @@ async def _warm(caller: Caller, count: int) -> None:
     await closed_loop(_worker_factory(caller), 4, 30, count)
 
 
-async def _run_paths(paths: dict[str, tuple[Caller, int | None]], pairs: list[tuple[str, str]],
+async def _run_paths(paths: dict[str, tuple[Caller, int | None]], groups: list[tuple[str, ...]],
                      args: argparse.Namespace) -> dict[str, Figures]:
+    """Each group's paths one after another, in reverse order every other round."""
     figures = {name: Figures() for name in paths}
     for caller, _ in paths.values():
         await _warm(caller, args.warmup)
     for round_index in range(args.rounds):
-        for first, second in pairs:
-            order = (first, second) if round_index % 2 == 0 else (second, first)
-            for name in order:
+        for group in groups:
+            for name in group if round_index % 2 == 0 else group[::-1]:
                 caller, pid = paths[name]
                 figures[name].add(*await _measure(caller, args, pid))
         print(f"  round {round_index + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     return figures
 
 
-async def _bench_emulator(emu: EmulatorProcess, args: argparse.Namespace) -> dict[str, Figures]:
+async def _bench_emulator(emu: EmulatorProcess, proxy: _BareProxy, args: argparse.Namespace) -> dict[str, Figures]:
     runtime = emu.runtime("mlserver-1.x")
     grpc_emu = GrpcCaller(f"127.0.0.1:{emu.grpc_port}", MODEL_INFER, grpc_request(SVM))
     concrete = _check_grpc(await grpc_emu())
     grpc_direct = GrpcCaller(runtime.grpc, MODEL_INFER, grpc_request(SVM, concrete))
     rest_emu = HttpCaller("127.0.0.1", emu.rest_port, f"/v2/models/{SVM}/infer", rest_body(SVM))
     rest_direct = HttpCaller(runtime.http_host, runtime.http_port, f"/v2/models/{concrete}/infer", rest_body(SVM))
+    grpc_bare = GrpcCaller(proxy.start(runtime.grpc), MODEL_INFER, grpc_request(SVM, concrete))
     if _check_grpc(await grpc_direct()) != concrete or _check_rest(await rest_emu()) != concrete:
         raise AssertionError("emulator and direct path answer for different models")
     _check_rest(await rest_direct())
+    _check_grpc(await grpc_bare())
     paths: dict[str, tuple[Caller, int | None]] = {
-        "grpc emulator": (grpc_emu, emu.pid), "grpc direct": (grpc_direct, None),
+        "grpc emulator": (grpc_emu, emu.pid), "grpc bare": (grpc_bare, proxy.pid), "grpc direct": (grpc_direct, None),
         "rest emulator": (rest_emu, emu.pid), "rest direct": (rest_direct, None),
     }
     try:
-        return await _run_paths(paths, [("grpc emulator", "grpc direct"), ("rest emulator", "rest direct")], args)
+        return await _run_paths(paths, [("grpc emulator", "grpc bare", "grpc direct"),
+                                        ("rest emulator", "rest direct")], args)
     finally:
         for caller, _ in paths.values():
             await caller.close()
@@ -171,16 +203,17 @@ async def _bench_ceiling(work: Path, args: argparse.Namespace) -> dict[str, Figu
 
 def _report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> str:
     rows = []
-    for transport in ("grpc", "rest"):
-        emu, direct = results[f"{transport} emulator"], results[f"{transport} direct"]
-        stub = results.get(f"{transport} stub", {})
-        rows.append([transport.upper(), emu["p50_ms"], direct["p50_ms"], emu["p50_ms"] - direct["p50_ms"],
+    for transport, via, label in (("grpc", "emulator", "GRPC"), ("grpc", "bare", "GRPC bare grpc.aio proxy"),
+                                  ("rest", "emulator", "REST")):
+        emu, direct = results[f"{transport} {via}"], results[f"{transport} direct"]
+        stub = results.get(f"{transport} stub", {}) if via == "emulator" else {}
+        rows.append([label, emu["p50_ms"], direct["p50_ms"], emu["p50_ms"] - direct["p50_ms"],
                      emu["p99_ms"], direct["p99_ms"], emu["rps"], direct["rps"], ratio(emu["rps"], direct["rps"]),
                      emu["cpu_us_per_req"], stub.get("p50_ms", float("nan")), stub.get("rps", float("nan")),
                      f"{int(emu['errors'] + direct['errors'])}"])
-    headers = ["path", "p50 emu ms", "p50 direct ms", "added p50 ms", "p99 emu ms", "p99 direct ms",
-               f"req/s emu c={args.concurrency}", f"req/s direct c={args.concurrency}", "throughput ratio",
-               "emu CPU µs/req", "client p50 ms (stub)", f"client req/s (stub) c={args.concurrency}", "errors"]
+    headers = ["path", "p50 routed ms", "p50 direct ms", "added p50 ms", "p99 routed ms", "p99 direct ms",
+               f"req/s routed c={args.concurrency}", f"req/s direct c={args.concurrency}", "throughput ratio",
+               "router CPU µs/req", "client p50 ms (stub)", f"client req/s (stub) c={args.concurrency}", "errors"]
     return table(headers, rows)
 
 
@@ -199,9 +232,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with work_dir(args.keep) as work:
         s3 = sample_bucket(work)
         manifests = [ROOT / "runtimes" / "mlserver-1.x.yaml", ROOT / "sample_models" / "sklearn-mnist-svm.yaml"]
-        with EmulatorProcess(manifests, work, s3) as emu:
+        with EmulatorProcess(manifests, work, s3) as emu, _BareProxy() as proxy:
             emu.start()
-            figures = run_async(_bench_emulator(emu, args))
+            figures = run_async(_bench_emulator(emu, proxy, args))
         figures.update(run_async(_bench_ceiling(work, args)))
     results = {name: fig.summary() for name, fig in figures.items()}
     errors = {name: fig.first_error for name, fig in figures.items() if fig.first_error}
