@@ -28,7 +28,8 @@ def build_launcher(settings: Settings) -> Launcher:
             read_only_dirs=read_only,
         )
     else:
-        launcher = ProcessLauncher(stop_grace_s=settings.runtime_stop_grace_s, host="127.0.0.1")
+        launcher = ProcessLauncher(stop_grace_s=settings.runtime_stop_grace_s, host="127.0.0.1",
+                                   reap_dir=settings.cache_dir)
     return BackoffLauncher(launcher)
 
 

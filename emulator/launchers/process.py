@@ -23,6 +23,7 @@ from ..spec import Container, ServingRuntime, parse_endpoint
 from .base import RuntimePorts
 from .dockerfile_env import dockerfile_env
 from .ports import free_port
+from .process_reaper import STATE_FILE, reap_leftovers, record_process
 from .process_recipes import CONTAINER_MODELS_DIR, RECIPES, LaunchContext, Recipe
 
 __all__ = ["SOURCE_ANNOTATION", "ProcessInstance", "ProcessLauncher", "runtime_container"]
@@ -73,6 +74,7 @@ class ProcessInstance:
             await self.process.wait()
         # MLServer's worker processes share the group; make sure none outlives its parent.
         self._signal_group(signal.SIGKILL)
+        (self.log_path.parent / STATE_FILE).unlink(missing_ok=True)
 
     def _signal_group(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -82,11 +84,15 @@ class ProcessInstance:
 class ProcessLauncher:
     name = "process"
 
-    def __init__(self, *, stop_grace_s: float = 90.0, host: str = "127.0.0.1", triton_env: Path | None = None):
-        """`triton_env`: the Python environment holding nvidia-pytriton (triton_dist.py; default: looked for)."""
+    def __init__(self, *, stop_grace_s: float = 90.0, host: str = "127.0.0.1", triton_env: Path | None = None,
+                 reap_dir: Path | None = None):
+        """`triton_env`: the Python environment holding nvidia-pytriton (triton_dist.py; default: looked for).
+        `reap_dir`: the cache dir; runtime processes left there by emulators that are gone are stopped now."""
         self._stop_grace_s = stop_grace_s
         self._host = host
         self._triton_env = triton_env
+        if reap_dir is not None and reap_dir.is_dir():
+            reap_leftovers(reap_dir)
 
     async def start(self, runtime: ServingRuntime, instance_id: str, work_dir: Path) -> ProcessInstance:
         server_type = runtime.spec.built_in_adapter.server_type if runtime.spec.built_in_adapter else None
@@ -113,6 +119,7 @@ class ProcessLauncher:
                 raise RuntimeStartError(
                     f"ServingRuntime {runtime.metadata.name!r}: cannot start {launch.argv[0]}: {exc}"
                 ) from None
+        record_process(work_dir, process.pid, runtime=runtime.metadata.name, instance_id=instance_id)
         data_port = context.host_ports[context.data_port]
         management = (runtime.spec.built_in_adapter.runtime_management_port
                       if runtime.spec.built_in_adapter else None)
