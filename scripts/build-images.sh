@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the emulator's images; works with no container registry (docs/docker.md).
 #
-#   scripts/build-images.sh [IMAGE...]       IMAGE: emulator mlserver custom-mnist s3-server (default: all)
+#   scripts/build-images.sh [IMAGE...]       IMAGE: emulator mlserver custom-mnist s3-server triton (default: all)
 #   BASE_IMAGE=python:3.11-slim scripts/build-images.sh     online: upstream base image, packages from PyPI
 #
 # Offline (the default, when BASE_IMAGE is unset):
@@ -11,6 +11,9 @@
 #   3. modelmesh-emulator/python:3.11-offline: that base with Python in a venv and the wheelhouse as pip's only
 #      source (PIP_NO_INDEX, PIP_FIND_LINKS), standing in for python:3.11-slim;
 #   4. every image with --build-arg BASE_IMAGE=modelmesh-emulator/python:3.11-offline.
+# The triton image's wheels (docker/triton-requirements.txt, --no-deps: nvidia-pytriton's 145 MB wheel and NumPy
+# 1.x) are a wheelhouse of their own, the build context of docker/triton.Dockerfile, bind-mounted while pip
+# runs: they stay out of the shared base layer and out of the image.
 # Each step is skipped when its result is up to date, and the layer cache makes rebuilds quick. Build logs:
 # $MMEMU_BUILD_CACHE/build-*.log.
 #
@@ -23,7 +26,7 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBIAN_IMAGE=modelmesh-emulator/debian:bookworm
 OFFLINE_BASE=modelmesh-emulator/python:3.11-offline
 PYTHON=${PYTHON:-$( [[ -x $ROOT/.venv/bin/python ]] && echo "$ROOT/.venv/bin/python" || echo python3 )}
-ALL_IMAGES=(emulator mlserver custom-mnist s3-server)
+ALL_IMAGES=(emulator mlserver custom-mnist s3-server triton)
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -93,6 +96,22 @@ wheelhouse() {
     log "wheelhouse: $(find "$dir" -name '*.whl' | wc -l) wheels, $(du -sh "$dir" | cut -f1)"
 }
 
+# The triton image's build context offline: its requirements and their wheels, nothing else.
+triton_wheelhouse() {
+    local dir=$CACHE/wheelhouse-triton requirements=$ROOT/docker/triton-requirements.txt key
+    key=$(sha256sum "$requirements" | cut -d' ' -f1)
+    if [[ -f $dir/.key && $(cat "$dir/.key") == "$key" ]]; then
+        log "triton wheelhouse: up to date ($dir)"
+        return
+    fi
+    rm -rf "$dir" && mkdir -p "$dir"
+    "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
+        --no-deps --dest "$dir" -r "$requirements"
+    cp "$requirements" "$dir/"
+    echo "$key" >"$dir/.key"
+    log "triton wheelhouse: $(du -sh "$dir" | cut -f1)"
+}
+
 # docker_build LOG ARGS...: `docker build ARGS...`, its output in LOG, shown when it fails.
 docker_build() {
     local log=$1
@@ -116,11 +135,14 @@ build() {
         custom-mnist) tag=custom-mnist-runtime:latest; dockerfile=runtimes/custom-mnist/Dockerfile
                       context=runtimes/custom-mnist ;;
         s3-server) tag=modelmesh-emulator/s3-server:latest; dockerfile=docker/s3-server.Dockerfile; context=docker ;;
+        triton) tag=modelmesh-emulator/tritonserver:2.51; dockerfile=docker/triton.Dockerfile; context=docker
+                # offline: the wheels are the context (online, pip reaches PyPI)
+                [[ $BASE_IMAGE != "$OFFLINE_BASE" ]] || context=$CACHE/wheelhouse-triton ;;
         *) die "unknown image '$name' (images: ${ALL_IMAGES[*]})" ;;
     esac
     log "building $tag"
     docker_build "$CACHE/build-$name.log" -t "$tag" --build-arg BASE_IMAGE="$BASE_IMAGE" \
-        -f "$ROOT/$dockerfile" "$ROOT/$context"
+        -f "$ROOT/$dockerfile" "$([[ $context == /* ]] && echo "$context" || echo "$ROOT/$context")"
 }
 
 main() {
@@ -133,6 +155,7 @@ main() {
         timed "base image $DEBIAN_IMAGE" debian_image
         timed "wheelhouse" wheelhouse
         timed "offline base $OFFLINE_BASE" offline_base
+        [[ " ${images[*]} " != *" triton "* ]] || timed "triton wheelhouse" triton_wheelhouse
         BASE_IMAGE=$OFFLINE_BASE
     fi
     # In parallel: BuildKit shares the base layers, and pip's unpacking overlaps another build's.

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 BUILD_HINTS = {
     "modelmesh-emulator/mlserver:1.7.1": "scripts/build-images.sh mlserver",
+    "modelmesh-emulator/tritonserver:2.51": "scripts/build-images.sh triton",
     "custom-mnist-runtime:latest": "scripts/build-images.sh custom-mnist",
     "modelmesh-emulator:latest": "scripts/build-images.sh emulator",
 }
