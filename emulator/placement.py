@@ -160,7 +160,8 @@ class Placement:
             if not isinstance(runtime, ServingRuntime):
                 return  # deleted meanwhile: its instances are being removed
             old = set(self._pool.retiring(runtime))
-            moving = sorted(self._models_on(old), key=lambda model: model.last_used, reverse=True)
+            on_old = sorted(self._models_on(old), key=lambda model: model.last_used, reverse=True)
+            moving = [model for model in on_old if self._supports(runtime, model)]
             if moving:
                 try:
                     new = await self._pool.acquire(runtime)
@@ -176,6 +177,9 @@ class Placement:
             for model, (exc, handle) in failures.items():
                 if not model.copies:
                     self._fail(model, exc, handle)
+            for model in on_old:
+                if model not in moving:
+                    self._spawn(self._reselect(model), f"reselect {model.model_id}")
             log.info("runtime %s: %d instance(s) replaced, %d model(s) moved", runtime.name, len(old),
                      len(moving) - len(failures))
 
@@ -230,6 +234,12 @@ class Placement:
                 self._forget_copy(copy)
                 unloads.append(self._unload_copy(copy.handle, model.model_id))
         await asyncio.gather(*unloads)
+
+    def _supports(self, runtime: ServingRuntime, model: ConcreteModel) -> bool:
+        try:
+            return runtime_key(runtime) in {runtime_key(rt) for rt in self._registry.runtimes_for(model.model)}
+        except EmulatorError:
+            return False
 
     def _models_on(self, handles: set[RuntimeHandle]) -> list[ConcreteModel]:
         return [model for model in self._models.values()

@@ -4,6 +4,7 @@ with NoSupportingRuntime."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -181,3 +182,69 @@ def test_deleting_a_runtime_moves_its_models_to_another_supporting_runtime(
     assert "lastFailureInfo" not in status
     assert answer == [8]
     assert len(where) == 1 and "second-" in where[0]
+
+
+@pytest.mark.parametrize("change", ["disabled", "format dropped"])
+def test_a_runtime_that_no_longer_serves_a_model_type_leaves_its_models_without_runtime(
+        make_settings: Callable[..., Settings], sample_s3_root: Path, change: str) -> None:
+    yaml = runtime_yaml("narrowing", "sklearn", memory="1Gi")
+    changed = (yaml.replace("  multiModel: true", "  multiModel: true\n  disabled: true") if change == "disabled"
+               else yaml.replace("{name: sklearn,", "{name: xgboost,"))
+    with EmulatorThread(make_settings(local_s3_root=sample_s3_root)) as emu:
+        emu.apply_text(yaml)
+        emu.apply_text(isvc_yaml("left-behind", "sklearn", SVM))
+        assert predict(emu, "left-behind") == [8]
+
+        emu.apply_text(changed)
+        wait_for(lambda: isvc_status(emu, "left-behind")["modelStatus"]["states"]["activeModelState"]
+                 == "FailedToLoad")
+        failure = isvc_status(emu, "left-behind")["modelStatus"]["lastFailureInfo"]
+        wait_for(lambda: not pods(emu))
+
+    assert (failure["reason"], failure["message"]) == ("NoSupportingRuntime", NO_RUNTIME)
+
+
+def test_fewer_replicas_stop_the_extra_instances_and_the_model_keeps_serving(
+        make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
+    two = runtime_yaml("scaling", "sklearn", memory="1Gi").replace("  multiModel: true",
+                                                                      "  multiModel: true\n  replicas: 2")
+    with EmulatorThread(make_settings(local_s3_root=sample_s3_root)) as emu:
+        emu.apply_text(two)
+        emu.apply_text(isvc_yaml("kept", "sklearn", SVM))
+        assert predict(emu, "kept") == [8]
+        before = pods(emu)
+
+        emu.apply_text(two.replace("replicas: 2", "replicas: 1"))
+        wait_for(lambda: len(pods(emu)) == 1)
+        status = wait_until_settled(emu, "kept")["modelStatus"]
+        answer = predict(emu, "kept")
+        after = pods(emu)
+
+    assert len(before) == 2
+    assert set(after) < set(before), "the remaining instance was not replaced"
+    assert status["states"]["activeModelState"] == "Loaded"
+    assert answer == [8]
+
+
+def test_while_the_new_spec_cannot_start_the_old_instances_keep_serving(
+        make_settings: Callable[..., Settings], sample_s3_root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with EmulatorThread(make_settings(local_s3_root=sample_s3_root)) as emu:
+        emu.apply_text(runtime_yaml("stuck", "sklearn", memory="1Gi"))
+        emu.apply_text(isvc_yaml("patient", "sklearn", SVM))
+        assert predict(emu, "patient") == [8]
+        before = pods(emu)
+
+        with caplog.at_level(logging.WARNING, logger="emulator.placement"):
+            emu.apply_text(runtime_yaml("stuck", "sklearn", memory="1Gi",
+                                        env={"MLSERVER_PARALLEL_WORKERS": "not-a-number"}))
+            wait_for(lambda: any("new instances do not start" in r.getMessage() for r in caplog.records))
+        during, answer_during = pods(emu), predict(emu, "patient")
+
+        emu.apply_text(runtime_yaml("stuck", "sklearn", memory="512Mi"))
+        wait_for(lambda: len(pods(emu)) == 1 and set(pods(emu)).isdisjoint(before))
+        answer_after = predict(emu, "patient")
+        status = isvc_status(emu, "patient")["modelStatus"]
+
+    assert during == before
+    assert answer_during == answer_after == [8]
+    assert status["states"]["activeModelState"] == "Loaded"
