@@ -34,6 +34,7 @@ SCRIPTS: dict[str, list[str]] = {
     "startup": ["--rounds", "5"],
     "memory": ["--isvcs", "1000", "--rounds", "3"],
     "payload": ["--rounds", "5", "--requests", "3"],
+    "event_loops": ["--rounds", "5", "--seconds", "3"],
 }
 
 Row = list[object]
