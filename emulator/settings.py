@@ -133,6 +133,7 @@ class Settings(BaseSettings):
     image_overrides: dict[str, str] = {
         "seldonio/mlserver:1.3.2": "modelmesh-emulator/mlserver:1.7.1",
         "mlserver-1:replace": "modelmesh-emulator/mlserver:1.7.1",
+        "nvcr.io/nvidia/tritonserver:23.04-py3": "modelmesh-emulator/tritonserver:2.51",
     }
     """Docker launcher: runtime images to run as another, local image (JSON object in MMEMU_IMAGE_OVERRIDES;
     setting it replaces these defaults). A replacement is used when present in the daemon, else the image
