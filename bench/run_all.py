@@ -47,7 +47,7 @@ def _router(r: dict[str, Any]) -> list[Row]:
         added = emu["p50_ms"] - direct["p50_ms"]
         rows.append([f"{transport.upper()} added latency p50 ≤ {limit} ms", f"{added:.2f} ms", added <= limit])
         share = emu["rps"] / direct["rps"] if direct["rps"] else math.nan
-        rows.append([f"{transport.upper()} throughput c=16 ≥ 0.8 x direct", f"{share:.2f} x", share >= 0.8])
+        rows.append([f"{transport.upper()} throughput c=16 ≥ 0.8 x direct", f"{share:.3f} x", share >= 0.8])
     return rows
 
 
