@@ -13,10 +13,10 @@ from pathlib import Path
 import grpc
 
 from .adapters.factory import build_adapters
+from .asgi_server import AsgiServer
 from .control.api import build_api_app
 from .control.manifests import ManifestSync
 from .control.object_meta import ObjectMeta
-from .control.server import AsgiServer
 from .errors import SpecError
 from .launchers.factory import build_launcher
 from .metrics import Metrics
@@ -24,7 +24,7 @@ from .placement import Placement
 from .registry import Registry
 from .router import DataPlane
 from .router.grpc_server import start_grpc_server
-from .router.rest_server import RestServer
+from .router.rest_server import build_rest_app
 from .runtime_pool import RuntimePool
 from .settings import Settings
 from .spec import Manifest, load_file, load_text, manifest_files
@@ -59,7 +59,7 @@ class Emulator:
         self._api_server: AsgiServer | None = None
         self.api_port = s.api_port
         self._grpc_server: grpc.aio.Server | None = None
-        self._rest_server: RestServer | None = None
+        self._rest_server: AsgiServer | None = None
         self.grpc_port = s.grpc_port
         self.rest_port = s.rest_port
 
@@ -70,7 +70,7 @@ class Emulator:
             self._grpc_server, self.grpc_port = await start_grpc_server(
                 self.dataplane, s.host, s.grpc_port, s.grpc_max_message_size)
             if s.rest_proxy_enabled:
-                self._rest_server = RestServer(self.dataplane, s.host, s.rest_port)
+                self._rest_server = AsgiServer(build_rest_app(self.dataplane), s.host, s.rest_port)
                 await self._rest_server.start()
                 self.rest_port = self._rest_server.port
             if s.metrics_enabled:

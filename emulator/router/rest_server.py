@@ -5,13 +5,10 @@ Only the V2 infer and model metadata routes exist; every other path is grpc-gate
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import socket
 
 import grpc
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,32 +20,13 @@ from .rest_codec import infer_request_from_json, infer_response_to_json, model_m
 from .rest_fastpath import InferFastPath
 from .status_map import error_body, http_status
 
-__all__ = ["RestServer", "build_rest_app", "infer_json"]
+__all__ = ["build_rest_app", "infer_json"]
 
 log = logging.getLogger(__name__)
 
 MODEL_INFER = "inference.GRPCInferenceService/ModelInfer"
 MODEL_METADATA = "inference.GRPCInferenceService/ModelMetadata"
 _JSON = "application/json"
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """A bound, listening TCP socket created with proto IPPROTO_TCP.
-
-    asyncio sets TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP, and `socket.create_server` leaves
-    proto 0: without Nagle disabled, uvicorn's two writes per response (head, then body) wait for the client's
-    delayed ACK on a keep-alive connection, ~40 ms per request.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # as socket.create_server
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
-        sock.listen()
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _error_json(code: grpc.StatusCode, message: str) -> bytes:
@@ -114,28 +92,3 @@ def _fastapi_app(dataplane: DataPlane) -> FastAPI:
 def build_rest_app(dataplane: DataPlane) -> InferFastPath:
     """The rest-proxy app: infer requests on the fast path, everything else through FastAPI's routes."""
     return InferFastPath(_fastapi_app(dataplane), dataplane, infer_json)
-
-
-class RestServer:
-    """uvicorn serving the REST app inside the caller's event loop, on a socket bound up front."""
-
-    def __init__(self, dataplane: DataPlane, host: str, port: int):
-        self._sock = _listening_socket(host, port)
-        self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(build_rest_app(dataplane), lifespan="off", log_level="warning",
-                                access_log=False)
-        config.load()
-        self._server = uvicorn.Server(config)
-        self._server.lifespan = config.lifespan_class(config)
-        self._main_loop: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self._server.startup(sockets=[self._sock])
-        self._main_loop = asyncio.create_task(self._server.main_loop())
-
-    async def stop(self) -> None:
-        self._server.should_exit = True
-        if self._main_loop is not None:
-            await self._main_loop
-        await self._server.shutdown(sockets=[self._sock])
-        self._sock.close()
