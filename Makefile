@@ -26,8 +26,11 @@ $(TRITON_VENV)/.installed:
 samples: $(STAMP)
 	$(BIN)/python sample_models/train.py
 
+# The embedded default: runtimes as local processes, even where a Docker daemon answers (LAUNCHER=auto or docker
+# to change that; see docs/docker.md).
+LAUNCHER ?= process
 run: samples
-	$(BIN)/modelmesh-emulator serve runtimes/ sample_models/
+	MMEMU_LAUNCHER=$(LAUNCHER) $(BIN)/modelmesh-emulator serve runtimes/ sample_models/
 
 test: samples triton
 	$(BIN)/ruff check emulator tests sample_models runtimes bench
