@@ -9,44 +9,22 @@ identical file again and both names share one set of message classes.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf import message_factory
 
+from .generated_module import load_generated_module
+
 __all__ = ["GRPCInferenceServiceStub", "dataplane_pb2"]
 
-_PRIVATE_NAME = "emulator._mlserver_dataplane_pb2"
-
-
-def _load_dataplane_pb2() -> ModuleType:
-    loaded = sys.modules.get("mlserver.grpc.dataplane_pb2") or sys.modules.get(_PRIVATE_NAME)
-    if loaded is not None:
-        return loaded
-    package = importlib.util.find_spec("mlserver")  # locates the package without running its __init__
-    if package is None or package.origin is None:
-        raise ImportError("mlserver is not installed: the KServe V2 messages come from its generated dataplane_pb2")
-    spec = importlib.util.spec_from_file_location(_PRIVATE_NAME, Path(package.origin).parent / "grpc" /
-                                                  "dataplane_pb2.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_PRIVATE_NAME] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[_PRIVATE_NAME]
-        raise
-    return module
 
 
 if TYPE_CHECKING:
     from mlserver.grpc import dataplane_pb2
 else:
-    dataplane_pb2 = _load_dataplane_pb2()
+    dataplane_pb2 = load_generated_module("mlserver.grpc.dataplane_pb2", "emulator._mlserver_dataplane_pb2",
+                                          "mlserver", "grpc/dataplane_pb2.py")
 
 
 class GRPCInferenceServiceStub:
