@@ -22,7 +22,11 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
+        try:
+            sock.bind((host, port))
+        except OSError as exc:  # the address in the message, as socket.create_server puts it
+            raise OSError(exc.errno, f"error while attempting to bind on address {(host, port)!r}: "
+                                     f"{(exc.strerror or str(exc)).lower()}") from None
         sock.listen()
     except BaseException:
         sock.close()
