@@ -4,7 +4,6 @@ samples of sample_models/triton_models.py through the emulator."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,9 +21,10 @@ from emulator.runtime_pool import RuntimeHandle
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread, InferError
 
-from .conftest import ROOT, UPSTREAM_EXAMPLES
+from .conftest import UPSTREAM_EXAMPLES
 from .docker_support import docker_client_or_skip, require_images
 from .model_status import wait_until_settled
+from .sample_buckets import sample_bucket
 from .test_triton import isvc_yaml, triton_models
 
 MANIFEST = UPSTREAM_EXAMPLES / "testdata" / "config" / "runtimes" / "triton-2.x.yaml"
@@ -47,13 +47,7 @@ def client() -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="module")
 def triton_bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    spec = importlib.util.spec_from_file_location("triton_models", ROOT / "sample_models" / "triton_models.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    root = tmp_path_factory.mktemp("triton-docker-s3")
-    module.write(root)
-    return root
+    return sample_bucket(tmp_path_factory, "triton_models")
 
 
 @pytest.fixture(scope="module")

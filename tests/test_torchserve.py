@@ -19,8 +19,9 @@ from emulator._generated.torchserve import inference_pb2, inference_pb2_grpc, ma
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
 
-from .conftest import ROOT, UPSTREAM_EXAMPLES
+from .conftest import UPSTREAM_EXAMPLES
 from .model_status import wait_until_settled
+from .sample_buckets import sample_bucket
 
 pytestmark = pytest.mark.integration
 
@@ -61,13 +62,7 @@ def _missing() -> str | None:
 def torchserve_bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if reason := _missing():
         pytest.skip(reason)
-    spec = importlib.util.spec_from_file_location("torchserve_models", ROOT / "sample_models" / "torchserve_models.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    root = tmp_path_factory.mktemp("torchserve-s3")
-    module.write(root)
-    return root
+    return sample_bucket(tmp_path_factory, "torchserve_models")
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,9 @@ from emulator.settings import Settings
 from emulator.testing import EmulatorThread, InferError
 from emulator.v2_protos import dataplane_pb2
 
-from .conftest import ROOT, UPSTREAM_EXAMPLES
+from .conftest import UPSTREAM_EXAMPLES
 from .model_status import isvc_status, wait_until_settled
+from .sample_buckets import sample_bucket
 
 pytestmark = pytest.mark.integration
 
@@ -53,14 +54,7 @@ def triton_bucket(tmp_path_factory: pytest.TempPathFactory) -> Path:
         find_triton(None, runtime_name="triton-2.x")
     except RuntimeStartError as exc:
         pytest.skip(f"no runnable Triton: {exc}")
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("triton_models", ROOT / "sample_models" / "triton_models.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    root = tmp_path_factory.mktemp("triton-s3")
-    module.write(root)
-    return root
+    return sample_bucket(tmp_path_factory, "triton_models")
 
 
 @pytest.fixture(scope="module")
