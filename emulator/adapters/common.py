@@ -1,4 +1,4 @@
-"""What the Triton, TorchServe and OVMS adapters share: the startup wait, the models directory's housekeeping and
+"""What the built-in adapters share: the startup wait, the models directory's housekeeping and
 layout rules, and ModelMesh's size estimate (modelmesh-runtime-adapter internal/util)."""
 
 from __future__ import annotations

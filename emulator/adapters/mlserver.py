@@ -10,18 +10,18 @@ import asyncio
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from ..errors import ModelLoadError, RuntimeStartError
+from ..errors import ModelLoadError
 from ..launchers import RuntimeInstance
 from ..spec import ServingRuntime
 from ..storage import PulledModel
 from ..v2_protos import GRPCInferenceServiceStub, dataplane_pb2
-from .base import MODEL_SIZE_MULTIPLIER, RuntimeStatus
+from .base import RuntimeStatus
+from .common import container_path, disk_size_estimate, format_name, purge_models_dir, wait_until_ready
 from .runtime_env import adapter_env
 
 __all__ = ["IMPLEMENTATIONS", "MLServerAdapter"]
@@ -37,7 +37,6 @@ METHOD_INFOS = {
     "inference.GRPCInferenceService/ModelInfer": (1,),
     "inference.GRPCInferenceService/ModelMetadata": (1,),
 }
-_READY_POLL_S = 0.1
 
 
 class MLServerAdapter:
@@ -52,20 +51,13 @@ class MLServerAdapter:
         self._container_root = f"{instance.container_models_dir}/{MODELS_SUBDIR}"
 
     async def runtime_status(self) -> RuntimeStatus:
-        await self._wait_ready()
+        await wait_until_ready(self._instance, self._runtime.metadata.name, self._ready, self._startup_timeout_s)
         index = await self._server.RepositoryIndex(dataplane_pb2.RepositoryIndexRequest(ready=True))
         for model in index.models:
             await self._unload(model.name)
-        self._purge_models_dir()
+        await asyncio.to_thread(purge_models_dir, self._instance.models_dir, MODELS_SUBDIR)
         metadata = await self._server.ServerMetadata(dataplane_pb2.ServerMetadataRequest())
-        return RuntimeStatus(
-            capacity_bytes=self._env.capacity_bytes,
-            max_loading_concurrency=self._env.loading_concurrency,
-            model_loading_timeout_ms=self._env.load_timeout_ms,
-            default_model_size_bytes=self._env.default_model_size,
-            runtime_version=metadata.version or self._env.runtime_version,
-            method_infos=dict(METHOD_INFOS),
-        )
+        return self._env.runtime_status(METHOD_INFOS, metadata.version)
 
     async def load_model(self, model_id: str, model_type: str, pulled: PulledModel) -> int:
         target = self._root / model_id
@@ -79,9 +71,7 @@ class MLServerAdapter:
             )
         except grpc.aio.AioRpcError as exc:
             raise ModelLoadError(f"Failed to load Model due to MLServer runtime error: {exc.details()}") from None
-        if pulled.disk_size_bytes <= 0:
-            return self._env.default_model_size
-        return int(pulled.disk_size_bytes * MODEL_SIZE_MULTIPLIER)
+        return disk_size_estimate(pulled, self._env.default_model_size)
 
     async def unload_model(self, model_id: str) -> None:
         await self._unload(model_id)
@@ -99,37 +89,8 @@ class MLServerAdapter:
             if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise
 
-    async def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self._startup_timeout_s
-        while True:
-            if not self._instance.is_running():
-                raise RuntimeStartError(self._start_failure("exited during startup"))
-            try:
-                reply = await self._server.ServerReady(dataplane_pb2.ServerReadyRequest(), timeout=1.0)
-                if reply.ready:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeStartError(
-                    self._start_failure(f"not ready after {self._startup_timeout_s:g}s")
-                )
-            await asyncio.sleep(_READY_POLL_S)
-
-    def _start_failure(self, what: str) -> str:
-        tail = self._instance.log_tail().rstrip()
-        return (
-            f"runtime {self._runtime.metadata.name!r} instance {self._instance.instance_id} {what}"
-            + (f"; last log lines:\n{tail}" if tail else "")
-        )
-
-    def _purge_models_dir(self) -> None:
-        self._root.mkdir(parents=True, exist_ok=True)
-        for entry in self._root.iterdir():
-            _remove(entry)
-        for entry in self._instance.models_dir.iterdir():
-            if entry.name != MODELS_SUBDIR:
-                _remove(entry)
+    async def _ready(self) -> bool:
+        return (await self._server.ServerReady(dataplane_pb2.ServerReadyRequest(), timeout=1.0)).ready
 
     def _write_model_dir(self, model_id: str, model_type: str, pulled: PulledModel, target: Path) -> None:
         shutil.rmtree(target, ignore_errors=True)
@@ -145,34 +106,19 @@ class MLServerAdapter:
                 settings["parameters"]["uri"] = f"{container_target}/{uri.removeprefix('./')}"
             for entry in source.iterdir():
                 if entry.name != "model-settings.json":
-                    os.symlink(self._container_path(entry), target / entry.name)
+                    os.symlink(container_path(self._instance, entry), target / entry.name)
         else:
-            os.symlink(self._container_path(source), target / source.name)
+            os.symlink(container_path(self._instance, source), target / source.name)
             settings = {"name": model_id, "parameters": {"uri": f"{container_target}/{source.name}"}}
-            implementation = IMPLEMENTATIONS.get(_format_name(model_type))
+            implementation = IMPLEMENTATIONS.get(format_name(model_type))
             if implementation:
                 settings = {"implementation": implementation, **settings}
         if pulled.schema_path is not None:
             settings.update(_schema_tensors(pulled.schema_path))
         (target / "model-settings.json").write_text(json.dumps(settings, indent=2))
 
-    def _container_path(self, host_path: Path) -> str:
-        relative = host_path.relative_to(self._instance.models_dir)
-        return f"{self._instance.container_models_dir}/{relative}"
-
-
-def _format_name(model_type: str) -> str:
-    return model_type.lower().split(":", 1)[0]
-
 
 def _schema_tensors(schema_path: Path) -> dict[str, Any]:
     schema = json.loads(schema_path.read_text())
     return {key: schema[key] for key in ("inputs", "outputs") if key in schema}
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
 

@@ -56,14 +56,7 @@ class OVMSAdapter:
         await asyncio.to_thread(purge_models_dir, self._instance.models_dir, MODELS_SUBDIR,
                                 lambda _: False)
         await asyncio.to_thread(self._write_config)
-        return RuntimeStatus(
-            capacity_bytes=self._env.capacity_bytes,
-            max_loading_concurrency=self._env.loading_concurrency,
-            model_loading_timeout_ms=self._env.load_timeout_ms,
-            default_model_size_bytes=self._env.default_model_size,
-            runtime_version=self._env.runtime_version,
-            method_infos=dict(METHOD_INFOS),
-        )
+        return self._env.runtime_status(METHOD_INFOS)
 
     async def load_model(self, model_id: str, model_type: str, pulled: PulledModel) -> int:
         target = self._root / model_id

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..errors import RuntimeStartError
 from ..launchers.upstream_images import kustomize_image
 from ..spec import ServingRuntime
-from .base import DEFAULT_MODEL_SIZE
+from .base import DEFAULT_MODEL_SIZE, RuntimeStatus
 
 __all__ = ["AdapterEnv", "adapter_env"]
 
@@ -28,6 +28,17 @@ class AdapterEnv:
     @property
     def capacity_bytes(self) -> int:
         return self.container_mem_req_bytes - self.mem_buffer_bytes
+
+    def runtime_status(self, method_infos: dict[str, tuple[int, ...]], runtime_version: str = "") -> RuntimeStatus:
+        """What the adapter reports once its runtime is ready; the runtime's own version wins over RUNTIME_VERSION."""
+        return RuntimeStatus(
+            capacity_bytes=self.capacity_bytes,
+            max_loading_concurrency=self.loading_concurrency,
+            model_loading_timeout_ms=self.load_timeout_ms,
+            default_model_size_bytes=self.default_model_size,
+            runtime_version=runtime_version or self.runtime_version,
+            method_infos=dict(method_infos),
+        )
 
 
 def adapter_env(runtime: ServingRuntime) -> AdapterEnv:

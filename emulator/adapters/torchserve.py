@@ -83,14 +83,7 @@ class TorchServeAdapter:
             await self._management.UnregisterModel(management_pb2.UnregisterModelRequest(model_name=name))
         await asyncio.to_thread(purge_models_dir, self._instance.models_dir, MODELS_SUBDIR,
                                 lambda entry: not entry.name.endswith(".mar"))
-        return RuntimeStatus(
-            capacity_bytes=self._env.capacity_bytes,
-            max_loading_concurrency=self._env.loading_concurrency,
-            model_loading_timeout_ms=self._env.load_timeout_ms,
-            default_model_size_bytes=self._env.default_model_size,
-            runtime_version=self._env.runtime_version,
-            method_infos=dict(METHOD_INFOS),
-        )
+        return self._env.runtime_status(METHOD_INFOS)
 
     async def load_model(self, model_id: str, model_type: str, pulled: PulledModel) -> int:
         if pulled.schema_path is not None:

@@ -52,14 +52,7 @@ class TritonAdapter:
         version = ""
         with contextlib.suppress(grpc.aio.AioRpcError):  # upstream logs a warning and keeps RUNTIME_VERSION
             version = (await self._server.ServerMetadata(dataplane_pb2.ServerMetadataRequest())).version
-        return RuntimeStatus(
-            capacity_bytes=self._env.capacity_bytes,
-            max_loading_concurrency=self._env.loading_concurrency,
-            model_loading_timeout_ms=self._env.load_timeout_ms,
-            default_model_size_bytes=self._env.default_model_size,
-            runtime_version=version or self._env.runtime_version,
-            method_infos=dict(METHOD_INFOS),
-        )
+        return self._env.runtime_status(METHOD_INFOS, version)
 
     async def load_model(self, model_id: str, model_type: str, pulled: PulledModel) -> int:
         target = self._root / model_id
