@@ -1,14 +1,15 @@
-"""Read an InferenceService's ModelMesh status from a running EmulatorThread."""
+"""Read an InferenceService's ModelMesh status from a running EmulatorThread, and wait for conditions."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from emulator.status import inference_service_status
 from emulator.testing import EmulatorThread
 
-__all__ = ["isvc_status", "maybe_isvc_status", "wait_until_settled"]
+__all__ = ["eventually", "isvc_status", "maybe_isvc_status", "wait_until_settled"]
 
 _SETTLED = {"Loaded", "FailedToLoad", "Standby"}
 
@@ -37,3 +38,13 @@ def wait_until_settled(emu: EmulatorThread, name: str, timeout: float = 120) -> 
         if time.monotonic() > deadline:
             raise TimeoutError(f"{name} did not settle: {status}")
         time.sleep(0.05)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 60) -> bool:
+    """Whether `check()` becomes true within `timeout` seconds, polled every 0.2 s."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True

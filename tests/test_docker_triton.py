@@ -4,7 +4,6 @@ samples of sample_models/triton_models.py through the emulator."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,15 +22,13 @@ from emulator.testing import EmulatorThread, InferError
 
 from .conftest import UPSTREAM_EXAMPLES
 from .docker_support import docker_client_or_skip, require_images
-from .model_status import wait_until_settled
+from .model_status import eventually, wait_until_settled
 from .sample_buckets import sample_bucket
-from .test_triton import isvc_yaml, triton_models
+from .test_triton import A, B, assert_add_sub_answers_over_grpc_and_rest, isvc_yaml, triton_models
 
 MANIFEST = UPSTREAM_EXAMPLES / "testdata" / "config" / "runtimes" / "triton-2.x.yaml"
 UPSTREAM_IMAGE = "nvcr.io/nvidia/tritonserver:23.04-py3"
 LOCAL_IMAGE = "modelmesh-emulator/tritonserver:2.51"
-A = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32)
-B = np.array([0.5, 0.25, 2.0, 8.0], dtype=np.float32)
 GIB = 1024**3
 
 
@@ -71,16 +68,7 @@ def _handle(emu: EmulatorThread) -> RuntimeHandle:
 @pytest.mark.docker
 @pytest.mark.integration
 def test_python_backend_model_infers_over_grpc_and_rest_in_the_local_image(triton: EmulatorThread) -> None:
-    grpc_reply = triton.client.infer("add-sub", {"INPUT0": A, "INPUT1": B})
-    rest_reply = triton.client.infer_rest("add-sub", {"INPUT0": A, "INPUT1": B})
-    status = wait_until_settled(triton, "add-sub")
-
-    for reply in (grpc_reply, rest_reply):
-        np.testing.assert_allclose(reply["OUTPUT0"], A + B)
-        np.testing.assert_allclose(reply["OUTPUT1"], A - B)
-        assert reply.model_name.startswith("add-sub__isvc-")
-    assert status["modelStatus"]["states"] == {"activeModelState": "Loaded", "targetModelState": ""}
-    assert triton_models(triton)[grpc_reply.model_name] == "READY"  # asked of the Triton in the container
+    assert_add_sub_answers_over_grpc_and_rest(triton)  # READY is asked of the Triton in the container
 
 
 @pytest.mark.docker
@@ -139,8 +127,8 @@ def test_deleting_the_inference_service_unloads_the_model_from_the_container(tri
 
     triton.call(lambda: triton.emulator.registry.delete("InferenceService", "short-lived"))
 
-    assert _eventually(lambda: triton_models(triton).get(concrete) != "READY")
-    assert _eventually(lambda: not (models_dir / "_triton_models" / concrete).exists())
+    assert eventually(lambda: triton_models(triton).get(concrete) != "READY")
+    assert eventually(lambda: not (models_dir / "_triton_models" / concrete).exists())
     with pytest.raises(InferError):
         triton.client.infer("short-lived", {"INPUT0": A, "INPUT1": B})
     np.testing.assert_allclose(triton.client.infer("add-sub", {"INPUT0": A, "INPUT1": B})["OUTPUT0"], A + B)
@@ -166,12 +154,3 @@ def test_without_the_local_image_the_error_names_the_images_and_how_to_build_it(
     assert message.startswith(f"ServingRuntime 'triton-2.x': image '{UPSTREAM_IMAGE}' is not available")
     assert f"'{LOCAL_IMAGE}' (image_overrides)" in message
     assert "Build it with `scripts/build-images.sh triton`" in message
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True

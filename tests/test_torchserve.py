@@ -8,7 +8,6 @@ import importlib.util
 import json
 import shutil
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from emulator.settings import Settings
 from emulator.testing import EmulatorThread
 
 from .conftest import UPSTREAM_EXAMPLES
-from .model_status import wait_until_settled
+from .model_status import eventually, wait_until_settled
 from .sample_buckets import sample_bucket
 
 pytestmark = pytest.mark.integration
@@ -132,15 +131,6 @@ def test_deleting_the_inference_service_unregisters_the_model(torchserve: Emulat
 
     torchserve.call(lambda: torchserve.emulator.registry.delete("InferenceService", "short-lived"))
 
-    assert _eventually(lambda: not any(name.startswith("short-lived__isvc-") for name in registered(torchserve)))
-    assert _eventually(lambda: not any(path.name.startswith("short-lived__isvc-")
+    assert eventually(lambda: not any(name.startswith("short-lived__isvc-") for name in registered(torchserve)))
+    assert eventually(lambda: not any(path.name.startswith("short-lived__isvc-")
                                        for path in Path(torchserve.emulator.work_dir).rglob("_torchserve_models/*")))
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True

@@ -4,7 +4,6 @@ sample_models/triton_models.py through the emulator."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from emulator.testing import EmulatorThread, InferError
 from emulator.v2_protos import dataplane_pb2
 
 from .conftest import UPSTREAM_EXAMPLES
-from .model_status import isvc_status, wait_until_settled
+from .model_status import eventually, isvc_status, wait_until_settled
 from .sample_buckets import sample_bucket
 
 pytestmark = pytest.mark.integration
@@ -80,7 +79,8 @@ def triton_models(emu: EmulatorThread) -> dict[str, str]:
     return states
 
 
-def test_infer_over_grpc_and_rest_reaches_the_python_backend_model(triton: EmulatorThread) -> None:
+def assert_add_sub_answers_over_grpc_and_rest(triton: EmulatorThread) -> None:
+    """The add-sub sample answers A + B and A - B over both transports, and the Triton holding it says READY."""
     grpc_reply = triton.client.infer("add-sub", {"INPUT0": A, "INPUT1": B})
     rest_reply = triton.client.infer_rest("add-sub", {"INPUT0": A, "INPUT1": B})
     status = wait_until_settled(triton, "add-sub")
@@ -91,6 +91,10 @@ def test_infer_over_grpc_and_rest_reaches_the_python_backend_model(triton: Emula
         assert reply.model_name.startswith("add-sub__isvc-")
     assert status["modelStatus"]["states"] == {"activeModelState": "Loaded", "targetModelState": ""}
     assert triton_models(triton)[grpc_reply.model_name] == "READY"
+
+
+def test_infer_over_grpc_and_rest_reaches_the_python_backend_model(triton: EmulatorThread) -> None:
+    assert_add_sub_answers_over_grpc_and_rest(triton)
 
 
 def test_a_model_that_fails_in_triton_is_failed_to_load_with_tritons_message(triton: EmulatorThread) -> None:
@@ -112,8 +116,8 @@ def test_deleting_the_inference_service_unloads_the_model_from_triton(triton: Em
 
     triton.call(lambda: triton.emulator.registry.delete("InferenceService", "short-lived"))
 
-    assert _eventually(lambda: triton_models(triton).get(concrete) != "READY")
-    assert _eventually(lambda: not any(path.name == concrete
+    assert eventually(lambda: triton_models(triton).get(concrete) != "READY")
+    assert eventually(lambda: not any(path.name == concrete
                                        for path in Path(triton.emulator.work_dir).rglob("_triton_models/*")))
 
 
@@ -148,12 +152,3 @@ def test_more_models_than_fit_evict_the_least_recently_used_from_triton(
     assert in_triton[concrete["m2"]] == "READY"
     assert in_triton[concrete["m3"]] == "READY"
     assert m1_state == "Standby"
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
