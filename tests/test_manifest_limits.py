@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emulator.control.manifests import ManifestSync
-from emulator.errors import SpecError
+from emulator.errors import InvalidArgumentError, SpecError
 from emulator.registry import Registry
 from emulator.spec import DEFAULT_MAX_MANIFEST_BYTES, load_file, load_text, parse_document
 
@@ -33,7 +33,7 @@ ALIAS_BOMB = (RUNTIME_HEAD + "  volumes:\n  - name: v\n    a: &a [lol, lol, lol,
 MEMORY_LIMIT = 1 << 30
 _LOAD_UNDER_RLIMIT = """
 import resource, sys
-from emulator.errors import SpecError
+from emulator.errors import InvalidArgumentError, SpecError
 from emulator.spec import load_file
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 try:
@@ -124,6 +124,24 @@ def test_deep_json_bodies_are_refused(levels: int) -> None:
         sync().parse_json(body, "request body")
 
     assert caught.value.message == "request body: mappings and lists are nested more than 100 levels deep"
+
+
+def test_a_json_body_within_the_bounds_loads_into_the_namespace() -> None:
+    body = json.dumps({"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime",
+                       "metadata": {"name": "rt"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+
+    (runtime,) = sync().parse_json(body, "request body", "team-a")
+
+    assert (runtime.name, runtime.namespace, runtime.spec.containers[0].image) == ("rt", "team-a", "x")
+
+
+def test_a_body_that_is_not_json_is_a_bad_request_not_an_invalid_object() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        sync().parse_json("{oops", "request body")
+
+    assert not isinstance(caught.value, SpecError)
+    assert caught.value.message == ("request body is not valid JSON: Expecting property name enclosed in double "
+                                    "quotes at line 1 column 2")
 
 
 def test_decoded_documents_are_checked_for_depth_without_recursion() -> None:

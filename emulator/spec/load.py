@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..errors import SpecError
+from ..errors import InvalidArgumentError, SpecError
 from .bounded_yaml import DEFAULT_MAX_MANIFEST_BYTES, TOO_DEEP, YamlLimitError, nesting_problem, yaml_documents
 from .kinds import MODEL_BY_KIND, SUPPORTED_KINDS, Manifest
 from .validation import DEFAULT_STORAGE_SECRET_NAME, validate_manifest
@@ -60,12 +60,16 @@ def load_json(
     storage_secret_name: str = DEFAULT_STORAGE_SECRET_NAME,
     max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
 ) -> list[Manifest]:
-    """The objects of one JSON document (several for a `List`), within the same bounds as `load_text`."""
+    """The objects of one JSON document (several for a `List`), within the same bounds as `load_text`.
+
+    Text that is not JSON at all is an InvalidArgumentError (the API server's 400 BadRequest), not a SpecError.
+    """
     _check_size(text, source, max_bytes)
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SpecError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=source) from None
+        raise InvalidArgumentError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column "
+                                   f"{exc.colno}") from None
     except RecursionError:  # the C decoder gives up safely at Python's recursion limit
         raise SpecError(TOO_DEEP, source=source) from None
     return parse_document(raw, source=source, built_in_server_types=built_in_server_types,
