@@ -144,6 +144,18 @@ def test_a_body_that_is_not_json_is_a_bad_request_not_an_invalid_object() -> Non
                                     "quotes at line 1 column 2")
 
 
+@pytest.mark.parametrize("levels", [150, 5000])
+def test_deep_json_in_a_storage_config_entry_is_refused(levels: int) -> None:
+    entry = '{"type": "s3", "x": ' + "[" * levels + "]" * levels + "}"
+    text = f"apiVersion: v1\nkind: Secret\nmetadata: {{name: storage-config}}\nstringData:\n  s3: '{entry}'\n"
+
+    with pytest.raises(SpecError) as caught:
+        load_text(text, "secret.yaml")
+
+    assert caught.value.message == ('secret.yaml, document 0: Secret "storage-config": field stringData.s3: storage '
+                                    "entry: mappings and lists are nested more than 100 levels deep")
+
+
 def test_decoded_documents_are_checked_for_depth_without_recursion() -> None:
     raw: object = []
     for _ in range(10_000):
