@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from emulator.control.manifests import ManifestSync
+from emulator.control.watcher import WatchedFiles
 from emulator.errors import InvalidArgumentError, SpecError
 from emulator.registry import Registry
 from emulator.spec import DEFAULT_MAX_MANIFEST_BYTES, load_file, load_text, parse_document
@@ -195,6 +196,19 @@ def test_the_size_limit_is_a_setting_of_every_way_in(tmp_path: Path) -> None:
 
     assert all(f"manifest is larger than the limit of {len(RUNTIME_HEAD) - 1} bytes" in m for m in refusals)
     assert [obj.name for obj in sync().parse_file(file)] == ["rt"]
+
+
+def test_the_watcher_reports_an_oversized_file_and_applies_its_neighbours(tmp_path: Path) -> None:
+    (tmp_path / "a-big.yaml").write_text(RUNTIME_HEAD + "#" * 200 + "\n")
+    (tmp_path / "b-good.yaml").write_text(RUNTIME_HEAD)
+
+    changes = WatchedFiles(sync(max_manifest_bytes=200), [tmp_path]).scan(initial=True)
+
+    assert [(change.event, change.lines()) for change in changes] == [
+        ("invalid", [f"error: {tmp_path / 'a-big.yaml'}: manifest is larger than the limit of 200 bytes; the "
+                     "setting max_manifest_bytes (MMEMU_MAX_MANIFEST_BYTES) sets it"]),
+        ("applied", ["servingruntime.serving.kserve.io/rt created"]),
+    ]
 
 
 def test_an_endless_file_is_not_read_to_its_end() -> None:

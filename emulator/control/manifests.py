@@ -62,6 +62,10 @@ class ManifestSync:
         self._owner: dict[ObjectKey, str] = {}
         """The watched file that last applied each object."""
 
+    @property
+    def max_manifest_bytes(self) -> int:
+        return self._max_bytes
+
     # ---- parsing ----------------------------------------------------------------------------------
 
     def parse_text(self, text: str, source: str, namespace: str | None = None, path: str | None = None
