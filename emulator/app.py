@@ -55,7 +55,8 @@ class Emulator:
         self.object_meta = ObjectMeta()
         self.registry.subscribe(self.object_meta.on_change)
         self.manifests = ManifestSync(self.registry, built_in_server_types=s.built_in_server_types,
-                                      storage_secret_name=s.storage_secret_name)
+                                      storage_secret_name=s.storage_secret_name,
+                                      max_manifest_bytes=s.max_manifest_bytes)
         self._api_server: AsgiServer | None = None
         self.api_port = s.api_port
         self._grpc_server: grpc.aio.Server | None = None
@@ -145,4 +146,5 @@ class Emulator:
 
     def _load_options(self) -> dict[str, object]:
         return {"built_in_server_types": self.settings.built_in_server_types,
-                "storage_secret_name": self.settings.storage_secret_name}
+                "storage_secret_name": self.settings.storage_secret_name,
+                "max_bytes": self.settings.max_manifest_bytes}

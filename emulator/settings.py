@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     watch: bool = True
     """`serve` re-applies a manifest file when it changes and deletes the objects of one that is removed."""
 
+    max_manifest_bytes: int = Field(default=3 * 1024 * 1024, ge=1)
+    """Largest manifest file or management API request body parsed (the Kubernetes API server's 3 MiB); larger
+    files are refused unread. YAML aliases and nesting over 100 levels are always refused (docs/cli.md)."""
+
     image_overrides: dict[str, str] = {
         "seldonio/mlserver:1.3.2": "modelmesh-emulator/mlserver:1.7.1",
         "mlserver-1:replace": "modelmesh-emulator/mlserver:1.7.1",

@@ -92,6 +92,13 @@ def test_a_bad_file_in_a_directory_is_reported_and_the_rest_applies(served: Emul
         ("missing-file", "      modelFormat: {name: sklearn}\n"
                          "      storage: {key: localMinIO, path: sklearn/no-such-file.joblib}",
          "ModelLoadFailed", "no objects found for path 'sklearn/no-such-file.joblib'", True),
+        ("bucket-escape", "      modelFormat: {name: sklearn}\n"
+                          "      storage: {key: localMinIO, path: x, parameters: {bucket: ../elsewhere}}",
+         "ModelLoadFailed", "Failed to pull model from storage due to error: bucket '../elsewhere' (from the "
+                            "model's storage parameters or storageUri) escapes the local S3 directory", True),
+        ("uri-escape", "      modelFormat: {name: sklearn}\n      storageUri: s3://../elsewhere/x",
+         "ModelLoadFailed", "bucket '..' (from the model's storage parameters or storageUri) escapes the local S3 "
+                            "directory ('..' is not allowed)", True),
     ],
 )
 def test_models_that_cannot_load_fail_with_modelmesh_reasons(

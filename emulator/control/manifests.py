@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import SpecError
 from ..registry import ObjectNotFoundError, Registry
-from ..spec import Manifest, load_file, load_text, parse_document
+from ..spec import DEFAULT_MAX_MANIFEST_BYTES, Manifest, load_file, load_json, load_text, parse_document
 from .kube_status import AlreadyExistsError, NotFoundError
 from .object_meta import ObjectKey, object_key
 from .resources import Resource, resource_for_kind
@@ -53,12 +53,18 @@ class Outcome:
 
 
 class ManifestSync:
-    def __init__(self, registry: Registry, *, built_in_server_types: Sequence[str], storage_secret_name: str):
+    def __init__(self, registry: Registry, *, built_in_server_types: Sequence[str], storage_secret_name: str,
+                 max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES):
         self._registry = registry
         self._server_types = built_in_server_types
         self._secret_name = storage_secret_name
+        self._max_bytes = max_manifest_bytes
         self._owner: dict[ObjectKey, str] = {}
         """The watched file that last applied each object."""
+
+    @property
+    def max_manifest_bytes(self) -> int:
+        return self._max_bytes
 
     # ---- parsing ----------------------------------------------------------------------------------
 
@@ -70,14 +76,21 @@ class ManifestSync:
         come from, so paths in them (`modelmesh-emulator/source`) resolve against the file's directory.
         """
         manifests = load_text(text, source, built_in_server_types=self._server_types,
-                              storage_secret_name=self._secret_name)
+                              storage_secret_name=self._secret_name, max_bytes=self._max_bytes)
         if path is not None:
             for obj in manifests:
                 obj.source = path
         return self._in_namespace(manifests, namespace, source)
 
     def parse_file(self, path: Path) -> list[Manifest]:
-        return load_file(path, built_in_server_types=self._server_types, storage_secret_name=self._secret_name)
+        return load_file(path, built_in_server_types=self._server_types, storage_secret_name=self._secret_name,
+                         max_bytes=self._max_bytes)
+
+    def parse_json(self, text: str, source: str, namespace: str | None = None) -> list[Manifest]:
+        """The objects in a JSON text (one document; several for a `List`), within the same bounds as YAML."""
+        manifests = load_json(text, source, built_in_server_types=self._server_types,
+                              storage_secret_name=self._secret_name, max_bytes=self._max_bytes)
+        return self._in_namespace(manifests, namespace, source)
 
     def parse_raw(self, raw: object, source: str, namespace: str | None = None) -> list[Manifest]:
         """The objects in one decoded JSON/YAML document (several for a `List`)."""

@@ -76,7 +76,8 @@ class WatchedFiles:
 
     def _reload(self, resolved: Path, path: Path) -> FileChange | None:
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            with open(path, "rb") as file:  # an oversized file is refused by parse_file: no need to read it all
+                digest = hashlib.sha256(file.read(self._sync.max_manifest_bytes + 1)).hexdigest()
         except OSError:
             return None  # gone again before we read it; the next scan treats it as removed
         if self._digests.get(resolved) == digest:

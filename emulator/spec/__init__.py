@@ -18,7 +18,16 @@ from .isvc import (
     ModelFormat,
 )
 from .kinds import SUPPORTED_KINDS, Manifest, resolve_kind
-from .load import MANIFEST_SUFFIXES, load_file, load_paths, load_text, manifest_files, parse_document
+from .load import (
+    DEFAULT_MAX_MANIFEST_BYTES,
+    MANIFEST_SUFFIXES,
+    load_file,
+    load_json,
+    load_paths,
+    load_text,
+    manifest_files,
+    parse_document,
+)
 from .meta import ObjectMeta
 from .predictor import (
     ModelType,
@@ -48,6 +57,7 @@ from .serialize import serialize
 from .validation import DEFAULT_STORAGE_SECRET_NAME, validate_manifest, validate_serving_runtime
 
 __all__ = [
+    "DEFAULT_MAX_MANIFEST_BYTES",
     "DEFAULT_STORAGE_SECRET_NAME",
     "DEPLOYMENT_MODE_ANNOTATION",
     "MANIFEST_SUFFIXES",
@@ -87,6 +97,7 @@ __all__ = [
     "SupportedModelFormat",
     "VolumeMount",
     "load_file",
+    "load_json",
     "load_paths",
     "load_text",
     "manifest_files",

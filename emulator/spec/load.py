@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..errors import SpecError
+from ..errors import InvalidArgumentError, SpecError
+from .bounded_yaml import DEFAULT_MAX_MANIFEST_BYTES, TOO_DEEP, YamlLimitError, nesting_problem, yaml_documents
 from .kinds import MODEL_BY_KIND, SUPPORTED_KINDS, Manifest
 from .validation import DEFAULT_STORAGE_SECRET_NAME, validate_manifest
 
-__all__ = ["MANIFEST_SUFFIXES", "load_file", "load_paths", "load_text", "manifest_files", "parse_document"]
+__all__ = ["DEFAULT_MAX_MANIFEST_BYTES", "MANIFEST_SUFFIXES", "load_file", "load_json", "load_paths", "load_text",
+           "manifest_files", "parse_document"]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 _SKIPPED_FILES = frozenset({"kustomization.yaml", "kustomization.yml"})
@@ -26,8 +29,13 @@ def load_text(
     *,
     built_in_server_types: Sequence[str] | None = None,
     storage_secret_name: str = DEFAULT_STORAGE_SECRET_NAME,
+    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
 ) -> list[Manifest]:
-    """All objects in a (multi-document) YAML text; empty documents are skipped, `List` kinds expanded."""
+    """All objects in a (multi-document) YAML text; empty documents are skipped, `List` kinds expanded.
+
+    Texts over `max_bytes` (UTF-8), aliases and nesting deeper than MAX_NESTING_DEPTH are refused (SpecError).
+    """
+    _check_size(text, source, max_bytes)
     manifests: list[Manifest] = []
     for index, document in _yaml_documents(text, source):
         if document is None:
@@ -44,24 +52,52 @@ def load_text(
     return manifests
 
 
+def load_json(
+    text: str,
+    source: str = "<string>",
+    *,
+    built_in_server_types: Sequence[str] | None = None,
+    storage_secret_name: str = DEFAULT_STORAGE_SECRET_NAME,
+    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+) -> list[Manifest]:
+    """The objects of one JSON document (several for a `List`), within the same bounds as `load_text`.
+
+    Text that is not JSON at all is an InvalidArgumentError (the API server's 400 BadRequest), not a SpecError.
+    """
+    _check_size(text, source, max_bytes)
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgumentError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column "
+                                   f"{exc.colno}") from None
+    except RecursionError:  # the C decoder gives up safely at Python's recursion limit
+        raise SpecError(TOO_DEEP, source=source) from None
+    return parse_document(raw, source=source, built_in_server_types=built_in_server_types,
+                          storage_secret_name=storage_secret_name)
+
+
 def load_file(
     path: str | Path,
     *,
     built_in_server_types: Sequence[str] | None = None,
     storage_secret_name: str = DEFAULT_STORAGE_SECRET_NAME,
+    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
 ) -> list[Manifest]:
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            data = file.read(max_bytes + 1)  # never more: the file may be huge, or endless (/dev/zero)
+        if len(data) > max_bytes:
+            raise SpecError(_too_large(max_bytes), source=source)
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise SpecError("no such file or directory", source=source) from None
     except UnicodeDecodeError as exc:
         raise SpecError(f"not UTF-8 text (byte {exc.start})", source=source) from None
     except OSError as exc:
         raise SpecError(f"cannot read file: {exc.strerror or exc}", source=source) from None
-    return load_text(
-        text, source, built_in_server_types=built_in_server_types, storage_secret_name=storage_secret_name
-    )
+    return load_text(text, source, built_in_server_types=built_in_server_types,
+                     storage_secret_name=storage_secret_name, max_bytes=max_bytes)
 
 
 def load_paths(
@@ -69,15 +105,13 @@ def load_paths(
     *,
     built_in_server_types: Sequence[str] | None = None,
     storage_secret_name: str = DEFAULT_STORAGE_SECRET_NAME,
+    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
 ) -> list[Manifest]:
     """Files as given; directories walked recursively for *.yaml/*.yml, sorted, kustomization skipped."""
     manifests: list[Manifest] = []
     for file in manifest_files(paths):
-        manifests.extend(
-            load_file(
-                file, built_in_server_types=built_in_server_types, storage_secret_name=storage_secret_name
-            )
-        )
+        manifests.extend(load_file(file, built_in_server_types=built_in_server_types,
+                                   storage_secret_name=storage_secret_name, max_bytes=max_bytes))
     return manifests
 
 
@@ -99,8 +133,20 @@ def manifest_files(paths: Iterable[str | Path]) -> Iterator[Path]:
         yield from sorted(found)
 
 
+def _check_size(text: str, source: str, max_bytes: int) -> None:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise SpecError(_too_large(max_bytes, size), source=source)
+
+
+def _too_large(max_bytes: int, size: int | None = None) -> str:
+    found = f" ({size} bytes)" if size is not None else ""
+    return (f"manifest is larger than the limit of {max_bytes} bytes{found}; the setting max_manifest_bytes "
+            "(MMEMU_MAX_MANIFEST_BYTES) sets it")
+
+
 def _yaml_documents(text: str, source: str) -> Iterator[tuple[int, Any]]:
-    documents = yaml.safe_load_all(text)
+    documents = yaml_documents(text)
     index = 0
     while True:
         try:
@@ -114,6 +160,8 @@ def _yaml_documents(text: str, source: str) -> Iterator[tuple[int, Any]]:
 
 
 def _yaml_error_text(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, YamlLimitError):
+        return str(exc)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
@@ -132,6 +180,9 @@ def parse_document(
     storage_secret_name: str = DEFAULT_STORAGE_SECRET_NAME,
 ) -> list[Manifest]:
     """One decoded YAML document (a mapping) → its objects (several for a `List`)."""
+    too_deep = nesting_problem(raw)
+    if too_deep is not None:
+        raise SpecError(too_deep, source=source, document=document)
     parser = _DocumentParser(source, document, built_in_server_types, storage_secret_name)
     try:
         return parser.parse(raw)

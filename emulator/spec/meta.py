@@ -14,9 +14,10 @@ _LOCATION_FIELDS = {"source", "document"}
 
 
 class KubeModel(BaseModel):
-    """Base of every manifest fragment: camelCase in YAML, snake_case in Python, unknown fields ignored."""
+    """Base of every manifest fragment: camelCase in YAML, snake_case in Python, unknown fields ignored; each field
+    takes only its own JSON type (no `true` for an int, no `"8080"` for a port), as the API server's strict decoding."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True)
 
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from ..errors import SpecError
+from .bounded_yaml import TOO_DEEP, nesting_problem
 from .meta import TopLevelObject
 
 __all__ = ["StorageConfigSecret"]
@@ -24,6 +25,11 @@ def _decode_json_object(raw: str, field: str) -> dict[str, Any]:
             f"storage entry is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
             field=field,
         ) from None
+    except RecursionError:  # the C decoder gives up safely at Python's recursion limit
+        raise SpecError(f"storage entry: {TOO_DEEP}", field=field) from None
+    too_deep = nesting_problem(value)
+    if too_deep is not None:
+        raise SpecError(f"storage entry: {too_deep}", field=field)
     if not isinstance(value, dict):
         raise SpecError(f"storage entry must be a JSON object, not {type(value).__name__}", field=field)
     return value

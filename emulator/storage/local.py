@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import StorageError
-from .puller import safe_relative_path
+from .confine import directory_name, join_inside, relative_path
 from .resolve import ResolvedStorage
 
 __all__ = ["LocalBucketProvider", "PvcProvider", "copy_object_or_prefix"]
@@ -36,10 +36,13 @@ class LocalBucketProvider:
         bucket = storage.entry.get("bucket")
         if not bucket:
             raise StorageError("no bucket given (storage entry, storage.parameters or s3:// URI)")
-        bucket_dir = self.root / bucket
+        if not isinstance(bucket, str):
+            raise StorageError(f"bucket of {storage.origin('bucket')} must be a string")
+        name = directory_name(bucket, "bucket", "the local S3 directory", storage.origin("bucket"))
+        bucket_dir = join_inside(self.root, name)
         if not bucket_dir.is_dir():
             raise StorageError(f"bucket {bucket!r} does not exist in the local S3 directory {self.root}")
-        source = bucket_dir / safe_relative_path(path)
+        source = join_inside(bucket_dir, relative_path(path, "storage path", "the bucket"))
         if not source.exists():
             raise StorageError(f"no objects found for path '{path}' in bucket {bucket!r}")
         copy_object_or_prefix(source, target)
@@ -67,10 +70,11 @@ class PvcProvider:
             )
         if not self.root.is_dir():
             raise StorageError(f"the PVC mount base '{self.root}' doesn't exist")
-        claim_dir = self.root / safe_relative_path(claim, what="pvc name")
+        name = directory_name(claim, "PersistentVolumeClaim name", "the PVC directory", storage.origin("name"))
+        claim_dir = join_inside(self.root, name)
         if not claim_dir.is_dir():
             raise StorageError(f"PersistentVolumeClaim '{claim}' not found (no directory {claim_dir})")
-        source = claim_dir / safe_relative_path(path)
+        source = join_inside(claim_dir, relative_path(path, "storage path", "the PersistentVolumeClaim"))
         if not source.exists():
             raise StorageError(f"unable to access model local path '{path}' in PersistentVolumeClaim '{claim}'")
         # Linked as named, not resolved: a launcher that mounts the claim at its own path makes the link work there.

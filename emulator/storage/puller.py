@@ -10,10 +10,11 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from ..errors import StorageError, UnsupportedError
+from .confine import relative_path
 from .resolve import ResolvedStorage
 from .secrets import redact, secret_values
 
-__all__ = ["PulledModel", "Puller", "StorageProvider", "safe_relative_path"]
+__all__ = ["PulledModel", "Puller", "StorageProvider"]
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,6 @@ class StorageProvider(Protocol):
     def fetch(self, storage: ResolvedStorage, path: str, target: Path) -> None: ...
 
 
-def safe_relative_path(path: str, *, what: str = "storage path") -> PurePosixPath:
-    """A storage path as a relative POSIX path; `..` components are refused (they would escape the target)."""
-    pure = PurePosixPath(path.lstrip("/"))
-    if any(part == ".." for part in pure.parts):
-        raise StorageError(f"{what} {path!r} escapes the model directory ('..' is not allowed)")
-    return pure
-
-
 class Puller:
     def __init__(self, providers: dict[str, StorageProvider]):
         self._providers = providers
@@ -56,17 +49,17 @@ class Puller:
                 f"registered for repositories of type '{storage.type}' ({storage.describe()}; "
                 f"supported: {', '.join(sorted(self._providers))})"
             )
-        model_dir = models_dir / safe_relative_path(model_id, what="model id").name
+        model_dir = models_dir / relative_path(model_id, "model id").name
         staging = Path(tempfile.mkdtemp(prefix=f".pull-{model_id}-", dir=models_dir))
         try:
             model_name = _local_name(storage.model_path)
-            self._fetch(provider, storage, storage.model_path, staging / model_name)
+            self._fetch(provider, storage, storage.model_path, staging / model_name, "path")
             schema_name = None
             if storage.schema_path:
                 schema_name = _local_name(storage.schema_path)
                 if schema_name == model_name:
                     schema_name = "_schema.json"
-                self._fetch(provider, storage, storage.schema_path, staging / schema_name)
+                self._fetch(provider, storage, storage.schema_path, staging / schema_name, "schemaPath")
             size = _disk_size(staging)
             shutil.rmtree(model_dir, ignore_errors=True)
             staging.rename(model_dir)
@@ -80,9 +73,9 @@ class Puller:
         )
 
     @staticmethod
-    def _fetch(provider: StorageProvider, storage: ResolvedStorage, path: str, target: Path) -> None:
-        safe_relative_path(path)
+    def _fetch(provider: StorageProvider, storage: ResolvedStorage, path: str, target: Path, field: str) -> None:
         try:
+            relative_path(path, f"storage {field}")
             provider.fetch(storage, path, target)
             return
         except UnsupportedError as exc:
@@ -95,7 +88,7 @@ class Puller:
 
     @staticmethod
     def remove(model_id: str, models_dir: Path) -> None:
-        shutil.rmtree(models_dir / safe_relative_path(model_id, what="model id").name, ignore_errors=True)
+        shutil.rmtree(models_dir / relative_path(model_id, "model id").name, ignore_errors=True)
 
 
 def _message(text: str, storage: ResolvedStorage) -> str:

@@ -26,6 +26,14 @@ class ResolvedStorage:
     schema_path: str | None
     pvc_claims: frozenset[str] = field(default=frozenset())
     """Claims named by the storage-config's `pvc` entries: those ModelMesh mounts into runtime pods."""
+    model_parameters: frozenset[str] = field(default=frozenset())
+    """Entry fields set by the model (storage.parameters, storageUri, s3.bucket) rather than the storage-config."""
+
+    def origin(self, name: str) -> str:
+        """Where entry field `name` came from, for messages naming a field."""
+        if name in self.model_parameters:
+            return "the model's storage parameters or storageUri"
+        return f"storage-config entry {self.storage_key!r}" if self.storage_key else "the default storage entry"
 
     @property
     def type(self) -> str:
@@ -82,6 +90,7 @@ def resolve_storage(location: StorageLocation, config: dict[str, dict[str, Any]]
         pvc_claims=frozenset(
             str(e["name"]) for e in config.values() if e.get("type") == "pvc" and isinstance(e.get("name"), str)
         ),
+        model_parameters=frozenset(params),
     )
 
 

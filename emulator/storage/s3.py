@@ -13,7 +13,8 @@ from minio import Minio
 from minio.error import MinioException
 
 from ..errors import StorageError
-from .puller import StorageProvider, safe_relative_path
+from .confine import join_inside, relative_path
+from .puller import StorageProvider
 from .resolve import ResolvedStorage
 from .retry import RetryPolicy
 from .s3_client import S3ClientCache, S3Connection, s3_error
@@ -61,7 +62,7 @@ def object_target(target: Path, prefix: str, key: str) -> Path:
     relative = key[len(prefix):]
     if not relative:
         return target
-    return target / safe_relative_path(relative, what=f"object key '{key}'")
+    return join_inside(target, relative_path(relative, f"object key {key!r}"))
 
 
 class S3Provider:
