@@ -10,9 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
+import httpx
 import numpy as np
 import pytest
 
+from emulator.cli import main
 from emulator.errors import RuntimeStartError
 from emulator.launchers.triton_dist import find_triton
 from emulator.settings import Settings
@@ -138,3 +140,18 @@ def test_models_of_three_formats_are_loaded_side_by_side_in_one_triton(triton: E
     in_triton = triton_models(triton)
     assert all(in_triton[model_id] == "READY" for model_id in concrete.values())
     assert status["modelStatus"]["states"] == {"activeModelState": "Loaded", "targetModelState": ""}
+
+
+def test_status_and_the_runtime_log_say_which_backends_are_stand_ins(triton: EmulatorThread,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    onnx_model = triton.client.infer("example-onnx-mnist", {"Input3": mnist_image(0)}).model_name
+    runtimes = httpx.get(f"{triton.emulator.api_url}/emulator/v1/runtimes", timeout=30).json()["items"]
+    logs = triton.call(lambda: [h.instance.log_tail(100_000) for h in triton.emulator.pool.handles()])
+
+    assert main(["status", "--server", triton.emulator.api_url]) == 0
+    out = capsys.readouterr().out
+    (instance,) = next(runtime for runtime in runtimes if runtime["name"] == "triton-2.x")["instances"]
+    assert instance["standInBackends"][onnx_model] == "onnxruntime"
+    assert "serves models on the emulator's stand-in for Triton's" in out
+    assert "onnxruntime" in out.split("note: triton-2.x", 1)[1]
+    assert any(f"{onnx_model}: backend 'onnxruntime' is the modelmesh-emulator's stand-in" in text for text in logs)
