@@ -11,9 +11,10 @@
 #   3. modelmesh-emulator/python:3.11-offline: that base with Python in a venv and the wheelhouse as pip's only
 #      source (PIP_NO_INDEX, PIP_FIND_LINKS), standing in for python:3.11-slim;
 #   4. every image with --build-arg BASE_IMAGE=modelmesh-emulator/python:3.11-offline.
-# The triton image's wheels (docker/triton-requirements.txt, --no-deps: nvidia-pytriton's 145 MB wheel and NumPy
-# 1.x) are a wheelhouse of their own, the build context of docker/triton.Dockerfile, bind-mounted while pip
-# runs: they stay out of the shared base layer and out of the image.
+# The triton image's build context is a directory of its own: its requirements, the sources of the emulator's
+# stand-in backends and, offline, their wheels (docker/triton-requirements.txt, --no-deps: nvidia-pytriton's
+# 145 MB wheel and NumPy 1.x; docker/triton-standins-requirements.txt: onnxruntime, torch CPU, xgboost-cpu,
+# lightgbm), bind-mounted while pip runs: they stay out of the shared base layer and out of the image.
 # Each step is skipped when its result is up to date, and the layer cache makes rebuilds quick. Build logs:
 # $MMEMU_BUILD_CACHE/build-*.log.
 #
@@ -96,20 +97,32 @@ wheelhouse() {
     log "wheelhouse: $(find "$dir" -name '*.whl' | wc -l) wheels, $(du -sh "$dir" | cut -f1)"
 }
 
-# The triton image's build context offline: its requirements and their wheels, nothing else.
+# The triton image's build context offline: its requirements and their wheels.
 triton_wheelhouse() {
-    local dir=$CACHE/wheelhouse-triton requirements=$ROOT/docker/triton-requirements.txt key
-    key=$(sha256sum "$requirements" | cut -d' ' -f1)
+    local dir=$CACHE/wheelhouse-triton requirements=$ROOT/docker/triton-requirements.txt
+    local standins=$ROOT/docker/triton-standins-requirements.txt key
+    key=$(cat "$requirements" "$standins" | sha256sum | cut -d' ' -f1)
     if [[ -f $dir/.key && $(cat "$dir/.key") == "$key" ]]; then
         log "triton wheelhouse: up to date ($dir)"
         return
     fi
     rm -rf "$dir" && mkdir -p "$dir"
-    "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
-        --no-deps --dest "$dir" -r "$requirements"
-    cp "$requirements" "$dir/"
+    local pip=("$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all:
+               --python-version 3.11 --dest "$dir")
+    "${pip[@]}" --no-deps -r "$requirements"
+    "${pip[@]}" -r "$standins"
     echo "$key" >"$dir/.key"
     log "triton wheelhouse: $(du -sh "$dir" | cut -f1)"
+}
+
+# The triton image's build context: the wheelhouse (offline) or an empty directory (online), with the
+# requirements files and the stand-ins' sources, refreshed on every build.
+triton_context() {
+    local dir=$1
+    mkdir -p "$dir"
+    cp "$ROOT/docker/triton-requirements.txt" "$ROOT/docker/triton-standins-requirements.txt" "$dir/"
+    rm -rf "$dir/triton_standins" && mkdir "$dir/triton_standins"
+    cp "$ROOT"/emulator/launchers/triton_standins/*.py "$dir/triton_standins/"
 }
 
 # docker_build LOG ARGS...: `docker build ARGS...`, its output in LOG, shown when it fails.
@@ -135,9 +148,11 @@ build() {
         custom-mnist) tag=custom-mnist-runtime:latest; dockerfile=runtimes/custom-mnist/Dockerfile
                       context=runtimes/custom-mnist ;;
         s3-server) tag=modelmesh-emulator/s3-server:latest; dockerfile=docker/s3-server.Dockerfile; context=docker ;;
-        triton) tag=modelmesh-emulator/tritonserver:2.51; dockerfile=docker/triton.Dockerfile; context=docker
-                # offline: the wheels are the context (online, pip reaches PyPI)
-                [[ $BASE_IMAGE != "$OFFLINE_BASE" ]] || context=$CACHE/wheelhouse-triton ;;
+        triton) tag=modelmesh-emulator/tritonserver:2.51; dockerfile=docker/triton.Dockerfile
+                # offline: the wheels are in the context (online, pip reaches PyPI)
+                context=$CACHE/triton-context
+                [[ $BASE_IMAGE != "$OFFLINE_BASE" ]] || context=$CACHE/wheelhouse-triton
+                triton_context "$context" ;;
         *) die "unknown image '$name' (images: ${ALL_IMAGES[*]})" ;;
     esac
     log "building $tag"
