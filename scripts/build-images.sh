@@ -18,12 +18,12 @@
 # Each step is skipped when its result is up to date, and the layer cache makes rebuilds quick. Build logs:
 # $MMEMU_BUILD_CACHE/build-*.log.
 #
-# Environment: MMEMU_BUILD_CACHE (default ~/.cache/modelmesh-emulator/build), DEBIAN_MIRROR, PYTHON (for pip).
+# Environment: MMEMU_BUILD_CACHE (default ~/.cache/modelmesh-emulator/build), PYTHON (for pip), DEBIAN_MIRROR
+# (default: the archive this machine's apt uses, else debootstrap's default; scripts/debian-mirror.sh).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${MMEMU_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelmesh-emulator/build}
-DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBIAN_IMAGE=modelmesh-emulator/debian:bookworm
 OFFLINE_BASE=modelmesh-emulator/python:3.11-offline
 PYTHON=${PYTHON:-$( [[ -x $ROOT/.venv/bin/python ]] && echo "$ROOT/.venv/bin/python" || echo python3 )}
@@ -51,11 +51,12 @@ debian_image() {
     if [[ ! -s $tarball ]]; then
         command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
         [[ $(id -u) == 0 ]] || die "debootstrap needs root to make $DEBIAN_IMAGE"
-        local rootfs=$CACHE/rootfs
+        local rootfs=$CACHE/rootfs mirror
+        mirror=$("$ROOT/scripts/debian-mirror.sh") || die "no Debian mirror (set DEBIAN_MIRROR)"
         rm -rf "$rootfs" && mkdir -p "$rootfs"
-        log "debootstrap bookworm from $DEBIAN_MIRROR (about a minute)"
+        log "debootstrap bookworm from $mirror (about a minute)"
         debootstrap --variant=minbase --include=python3,python3-venv,libgomp1,ca-certificates \
-            bookworm "$rootfs" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+            bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
             || die "debootstrap failed; see $CACHE/debootstrap.log"
         rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
         tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
