@@ -151,7 +151,7 @@ def test_status_and_the_runtime_log_say_which_backends_are_stand_ins(triton: Emu
     assert main(["status", "--server", triton.emulator.api_url]) == 0
     out = capsys.readouterr().out
     (instance,) = next(runtime for runtime in runtimes if runtime["name"] == "triton-2.x")["instances"]
-    assert instance["standInBackends"][onnx_model] == "onnxruntime"
-    assert "serves models on the emulator's stand-in for Triton's" in out
-    assert "onnxruntime" in out.split("note: triton-2.x", 1)[1]
+    assert instance["standIns"][onnx_model] == "Triton's onnxruntime backend"
+    assert "serves models on the emulator's stand-ins for " in out
+    assert "Triton's onnxruntime backend" in out.split("note: triton-2.x", 1)[1]
     assert any(f"{onnx_model}: backend 'onnxruntime' is the modelmesh-emulator's stand-in" in text for text in logs)

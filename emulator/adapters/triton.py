@@ -57,7 +57,7 @@ class TritonAdapter:
                 wrappers_pb2.BytesValue.FromString(data).value),
         )
         self.stand_ins: dict[str, str] = {}
-        """Model id → the Triton backend it loaded on, for models served by one of the emulator's stand-ins."""
+        """Model id → what the emulator's stand-in serving it stands in for (`Triton's onnxruntime backend`)."""
 
     async def runtime_status(self) -> RuntimeStatus:
         await wait_until_ready(self._instance, self._runtime.metadata.name, self._ready, self._startup_timeout_s)
@@ -100,7 +100,7 @@ class TritonAdapter:
         except grpc.aio.AioRpcError:
             return
         if config.runtime == "model.py" and config.backend in STAND_INS:
-            self.stand_ins[model_id] = config.backend
+            self.stand_ins[model_id] = f"Triton's {config.backend} backend"
             log.warning("runtime %s: model %s runs on the emulator's stand-in for Triton's %s backend (Triton's "
                         "Python backend with %s), not on Triton's own; see docs/runtimes.md",
                         self._runtime.metadata.name, model_id, config.backend, STAND_INS[config.backend])

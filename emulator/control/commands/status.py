@@ -55,8 +55,8 @@ def _stand_in_notes(runtimes: list[dict[str, Any]]) -> list[str]:
     notes = []
     for runtime in runtimes:
         for instance in runtime["instances"]:
-            backends = sorted(set(instance.get("standInBackends", {}).values()))
-            if backends:
+            replaced = sorted(set(instance.get("standIns", {}).values()))
+            if replaced:
                 notes.append(f"note: {runtime['name']} instance {instance['instance']} serves models on the "
-                             f"emulator's stand-in for Triton's {', '.join(backends)} backend (see docs/runtimes.md)")
+                             f"emulator's stand-ins for {', '.join(replaced)} (see docs/runtimes.md)")
     return notes
