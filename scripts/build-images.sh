@@ -67,10 +67,11 @@ debian_image() {
         "$tarball" "$DEBIAN_IMAGE" >/dev/null
 }
 
-# The emulator's own dependencies, read from pyproject.toml.
+# The emulator image's dependencies, read from pyproject.toml without those only the process launcher's runtimes
+# use (docker/emulator.Dockerfile leaves out the same).
 emulator_requirements() {
     "$PYTHON" -c "import tomllib, sys; print(*tomllib.load(open(sys.argv[1], 'rb'))['project']['dependencies'], sep='\n')" \
-        "$ROOT/pyproject.toml"
+        "$ROOT/pyproject.toml" | grep -v -E '^(mlserver-xgboost|mlserver-lightgbm|openvino)\b'
 }
 
 wheelhouse() {
