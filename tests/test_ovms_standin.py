@@ -23,6 +23,18 @@ from .test_upstream_mlserver_formats import MUSHROOM
 pytestmark = pytest.mark.integration
 
 OVMS_PREDICTOR = "ovms-test-predictor"
+NOT_OPENVINO = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: not-openvino
+  annotations: {serving.kserve.io/deploymentMode: ModelMesh}
+spec:
+  predictor:
+    model:
+      modelFormat: {name: openvino_ir}
+      storage: {key: localMinIO, path: fvt/xgboost/mushroom}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +44,7 @@ def ovms(make_settings: Callable[..., Settings], upstream_s3_root: Path) -> Iter
         emu.apply(TESTDATA / "config" / "runtimes" / "ovms-1.x.yaml",
                   TESTDATA / "config" / "runtimes" / "mlserver-1.x.yaml",
                   PREDICTORS / "openvino-mnist-predictor.yaml", PREDICTORS / "xgboost-predictor.yaml")
+        emu.apply_text(NOT_OPENVINO)
         yield emu
 
 
@@ -103,3 +116,16 @@ def test_openvino_and_xgboost_models_load_side_by_side_and_status_names_the_stan
     assert "note: ovms-1.x instance" in out
     assert "stand-ins for OpenVINO Model Server" in out
     assert any("OpenVINO Model Server stand-in of modelmesh-emulator" in text for text in logs)
+
+
+def test_files_openvino_cannot_read_fail_to_load_with_the_reason_the_adapter_reads_from_ovms(
+        ovms: EmulatorThread) -> None:
+    status = wait_until_settled(ovms, "not-openvino")["modelStatus"]
+
+    assert status["states"]["activeModelState"] == "FailedToLoad"
+    assert status["lastFailureInfo"]["reason"] == "ModelLoadFailed"
+    assert status["lastFailureInfo"]["message"].startswith(
+        "Failed to load model due to error: LoadModel errored: OVMS model load failed. code: 'UNKNOWN' reason: ")
+    assert "no model file" in status["lastFailureInfo"]["message"]
+    reply = ovms.client.infer(OVMS_PREDICTOR, {"Input3": mnist_image(0)})  # the server stays up, nothing lost
+    assert int(np.argmax(reply["Plus214_Output_0"])) == 7

@@ -116,7 +116,10 @@ def test_pytorch_cifar_answers_what_torchscript_computes_for_the_same_image(trit
     assert reply.model_name.startswith(f"{name}__")
     assert reply["OUTPUT__0"].shape == (1, 10)
     np.testing.assert_allclose(reply["OUTPUT__0"], expected, atol=1e-5)  # fvt/inference.go's EPSILON is 1e-6
-    assert model_metadata(triton, name).platform == "pytorch_libtorch"
+    metadata = model_metadata(triton, name)
+    assert metadata.platform == "pytorch_libtorch"
+    # fvt/predictor_test.go: max_batch_size 1 in config.pbtxt makes Triton report a batch dimension
+    assert [(t.name, t.datatype, list(t.shape)) for t in metadata.inputs] == [("INPUT__0", "FP32", [-1, 3, 32, 32])]
 
 
 @pytest.mark.parametrize("name", ["example-xgboost-mushroom-fil", "xgboost-fil-mushroom", "lightgbm-fil-predictor"])
