@@ -31,6 +31,18 @@ pytestmark = pytest.mark.integration
 TESTDATA = UPSTREAM_EXAMPLES / "testdata"
 EXAMPLE_ISVCS = TESTDATA / "config" / "example-isvcs"
 PREDICTORS = TESTDATA / "predictors"
+NOT_ONNX = """
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: not-onnx
+  annotations: {serving.kserve.io/deploymentMode: ModelMesh}
+spec:
+  predictor:
+    model:
+      modelFormat: {name: onnx}
+      storage: {key: localMinIO, path: sklearn/mnist-svm.joblib}
+"""
 
 
 def mnist_image(index: int) -> np.ndarray:
@@ -61,6 +73,7 @@ def triton(make_settings: Callable[..., Settings], upstream_s3_root: Path) -> It
                   EXAMPLE_ISVCS / "example-triton-xgboost-isvc.yaml",
                   PREDICTORS / "onnx-predictor.yaml", PREDICTORS / "pytorch-predictor.yaml",
                   PREDICTORS / "xgboost-fil-predictor.yaml", PREDICTORS / "lightgbm-fil-predictor.yaml")
+        emu.apply_text(NOT_ONNX)
         yield emu
 
 
@@ -158,3 +171,16 @@ def test_status_and_the_runtime_log_say_which_backends_are_stand_ins(triton: Emu
     assert "serves models on the emulator's stand-ins for " in out
     assert "Triton's onnxruntime backend" in out.split("note: triton-2.x", 1)[1]
     assert any(f"{onnx_model}: backend 'onnxruntime' is the modelmesh-emulator's stand-in" in text for text in logs)
+
+
+def test_a_file_onnxruntime_cannot_read_fails_to_load_with_its_message_and_triton_keeps_serving(
+        triton: EmulatorThread) -> None:
+    status = wait_until_settled(triton, "not-onnx")["modelStatus"]
+
+    assert status["states"]["activeModelState"] == "FailedToLoad"
+    assert status["lastFailureInfo"]["reason"] == "ModelLoadFailed"
+    message = status["lastFailureInfo"]["message"]
+    assert message.startswith("Failed to load Model due to Triton runtime error:")
+    assert "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF" in message
+    reply = triton.client.infer("example-onnx-mnist", {"Input3": mnist_image(0)})
+    assert int(np.argmax(reply["Plus214_Output_0"])) == 7
