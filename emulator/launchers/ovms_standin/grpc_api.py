@@ -36,8 +36,8 @@ def _run(model: LoadedModel, received: dict[str, Received]) -> dict[str, np.ndar
     check_inputs(model, received)
     arrays = {}
     for spec in model.inputs:
-        datatype, shape, data = received[spec.name]
-        arrays[spec.name] = as_array(spec.name, datatype, shape, data if data is not None else b"", spec.dtype)
+        _, shape, data = received[spec.name]
+        arrays[spec.name] = as_array(spec.name, shape, data if data is not None else b"", spec.dtype)
     return model.infer(arrays)
 
 

@@ -41,8 +41,7 @@ def check_inputs(model: LoadedModel, received: Mapping[str, Received]) -> None:
                                f"Expected: {_shape(spec.shape)}; Actual: {_shape(shape)}; input name: {spec.name}")
 
 
-def as_array(name: str, datatype: str, shape: tuple[int, ...], data: bytes | np.ndarray,
-             dtype: np.dtype) -> np.ndarray:
+def as_array(name: str, shape: tuple[int, ...], data: bytes | np.ndarray, dtype: np.dtype) -> np.ndarray:
     """The input's values as an array of `shape`; a size that does not fit is OVMS's INVALID_CONTENT_SIZE."""
     array = np.frombuffer(data, dtype=dtype) if isinstance(data, bytes) else np.asarray(data, dtype=dtype)
     expected = int(np.prod(shape)) if shape else 1
