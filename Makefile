@@ -4,7 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Triton's Python backend embeds its own interpreter, whose packages need numpy<2 (emulator/launchers/triton_dist.py).
+# Beside nvidia-pytriton it holds what the emulator's stand-in backends run (onnxruntime, torch, xgboost, lightgbm:
+# emulator/launchers/triton_standins/; about 1.4 GB installed, torch's CPU wheel most of it).
 TRITON_VENV ?= .venv-triton
+TRITON_PACKAGES := nvidia-pytriton 'numpy<2' onnxruntime 'torch==2.13.0' xgboost-cpu lightgbm
 
 .PHONY: run test lint samples venv triton clean bench
 
@@ -16,11 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-triton: $(TRITON_VENV)/.installed
+triton: $(TRITON_VENV)/.installed-standins
 
-$(TRITON_VENV)/.installed:
+$(TRITON_VENV)/.installed-standins:
 	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
-	$(TRITON_VENV)/bin/pip install --quiet nvidia-pytriton 'numpy<2'
+	$(TRITON_VENV)/bin/pip install --quiet $(TRITON_PACKAGES)
 	touch $@
 
 samples: $(STAMP)

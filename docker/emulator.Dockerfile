@@ -4,10 +4,12 @@
 # Without a registry: scripts/build-images.sh (BASE_IMAGE = a local Python base with a wheelhouse).
 ARG BASE_IMAGE=python:3.11-slim
 
-# The dependency list alone, so that its install layer is reused until the list itself changes.
+# The dependency list alone, so that its install layer is reused until the list itself changes. Without what
+# only the process launcher's runtimes use (mlserver-xgboost and its CUDA-bound xgboost, mlserver-lightgbm,
+# openvino; scripts/build-images.sh leaves them out of the wheelhouse too): this image runs runtimes in containers.
 FROM ${BASE_IMAGE} AS requirements
 COPY pyproject.toml /tmp/
-RUN python -c "import tomllib; print(*tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+RUN python -c "import re, tomllib; print(*(d for d in tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies'] if not re.match(r'(mlserver-xgboost|mlserver-lightgbm|openvino)\\b', d)), sep='\n')" \
         > /tmp/requirements.txt
 
 FROM ${BASE_IMAGE}

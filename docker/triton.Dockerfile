@@ -2,11 +2,14 @@
 # its Python backend from PyPI's nvidia-pytriton, laid out as in nvcr.io/nvidia/tritonserver (binary on PATH,
 # backends in /opt/tritonserver/backends), so the manifest's `exec tritonserver --model-repository=...` runs
 # unchanged. The emulator runs it in place of nvcr.io/nvidia/tritonserver:23.04-py3 (image_overrides,
-# docs/docker.md). CPU only; Python-backend models only (no ONNX Runtime, TensorFlow, PyTorch or TensorRT).
-#   docker build -t modelmesh-emulator/tritonserver:2.51 -f docker/triton.Dockerfile docker        (PyPI)
-# Without a registry: scripts/build-images.sh triton (BASE_IMAGE = a local Python base; the build context is a
-# wheelhouse holding triton-requirements.txt and its wheels, bind-mounted while pip runs so they stay out of
-# the image).
+# docs/docker.md). CPU only. Triton's onnxruntime, pytorch and fil backends are the emulator's stand-ins
+# (Python-based backends running onnxruntime, torch, xgboost and lightgbm: docs/runtimes.md); there is no
+# TensorFlow or TensorRT backend.
+#   scripts/build-images.sh triton                                        (offline: the wheels are in the context)
+#   BASE_IMAGE=python:3.11-slim scripts/build-images.sh triton            (PyPI)
+# The build context is made by scripts/build-images.sh: triton-requirements.txt, triton-standins-requirements.txt,
+# the stand-ins' sources (triton_standins/, from emulator/launchers/triton_standins/) and, offline, the wheels;
+# it is bind-mounted while pip runs, so the wheels stay out of the image.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
@@ -32,10 +35,21 @@ RUN --mount=type=bind,target=/tmp/context \
     && ln -s "$site/pytriton/tritonserver/bin/tritonserver" /opt/tritonserver/bin/tritonserver \
     && ln -s "$site/pytriton/tritonserver/caches" /opt/tritonserver/caches \
     && ln -s "$site/nvidia_pytriton.libs" /opt/tritonserver/lib \
-    && ln -s "$site"/pytriton/tritonserver/backends/python/* "$stub" /opt/tritonserver/backends/python/ \
+    && cp -r "$site"/pytriton/tritonserver/backends/python/. /opt/tritonserver/backends/python/ \
+    && ln -s "$stub" /opt/tritonserver/backends/python/ \
     && missing=$(LD_LIBRARY_PATH=/opt/tritonserver/lib ldd /opt/tritonserver/bin/tritonserver "$stub" \
         /opt/tritonserver/backends/python/libtriton_python.so | grep 'not found' || true) \
     && if [ -n "$missing" ]; then echo "tritonserver: missing libraries: $missing" >&2; exit 1; fi
+
+# The stand-ins: a Python-based backend is <backends>/<name>/model.py, run by the Python backend, whose library
+# must then lie inside its directory (hence the copy above, not a link). ~1.3 GB, torch's CPU wheel most of it.
+RUN --mount=type=bind,target=/tmp/context \
+    pip install --no-cache-dir --find-links /tmp/context -r /tmp/context/triton-standins-requirements.txt \
+    && for backend in onnxruntime pytorch fil; do \
+        mkdir -p "/opt/tritonserver/backends/$backend" \
+        && cp "/tmp/context/triton_standins/$backend.py" "/opt/tritonserver/backends/$backend/model.py" \
+        && cp /tmp/context/triton_standins/standin_model.py "/opt/tritonserver/backends/$backend/"; \
+    done
 
 # The backends' libraries are found through LD_LIBRARY_PATH: their RPATH is relative to the wheel's layout.
 ENV PATH=/opt/tritonserver/bin:${PATH} \

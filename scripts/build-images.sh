@@ -11,18 +11,19 @@
 #   3. modelmesh-emulator/python:3.11-offline: that base with Python in a venv and the wheelhouse as pip's only
 #      source (PIP_NO_INDEX, PIP_FIND_LINKS), standing in for python:3.11-slim;
 #   4. every image with --build-arg BASE_IMAGE=modelmesh-emulator/python:3.11-offline.
-# The triton image's wheels (docker/triton-requirements.txt, --no-deps: nvidia-pytriton's 145 MB wheel and NumPy
-# 1.x) are a wheelhouse of their own, the build context of docker/triton.Dockerfile, bind-mounted while pip
-# runs: they stay out of the shared base layer and out of the image.
+# The triton image's build context is a directory of its own: its requirements, the sources of the emulator's
+# stand-in backends and, offline, their wheels (docker/triton-requirements.txt, --no-deps: nvidia-pytriton's
+# 145 MB wheel and NumPy 1.x; docker/triton-standins-requirements.txt: onnxruntime, torch CPU, xgboost-cpu,
+# lightgbm), bind-mounted while pip runs: they stay out of the shared base layer and out of the image.
 # Each step is skipped when its result is up to date, and the layer cache makes rebuilds quick. Build logs:
 # $MMEMU_BUILD_CACHE/build-*.log.
 #
-# Environment: MMEMU_BUILD_CACHE (default ~/.cache/modelmesh-emulator/build), DEBIAN_MIRROR, PYTHON (for pip).
+# Environment: MMEMU_BUILD_CACHE (default ~/.cache/modelmesh-emulator/build), PYTHON (for pip), DEBIAN_MIRROR
+# (default: the archive this machine's apt uses, else debootstrap's default; scripts/debian-mirror.sh).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${MMEMU_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelmesh-emulator/build}
-DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBIAN_IMAGE=modelmesh-emulator/debian:bookworm
 OFFLINE_BASE=modelmesh-emulator/python:3.11-offline
 PYTHON=${PYTHON:-$( [[ -x $ROOT/.venv/bin/python ]] && echo "$ROOT/.venv/bin/python" || echo python3 )}
@@ -50,11 +51,12 @@ debian_image() {
     if [[ ! -s $tarball ]]; then
         command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
         [[ $(id -u) == 0 ]] || die "debootstrap needs root to make $DEBIAN_IMAGE"
-        local rootfs=$CACHE/rootfs
+        local rootfs=$CACHE/rootfs mirror
+        mirror=$("$ROOT/scripts/debian-mirror.sh") || die "no Debian mirror (set DEBIAN_MIRROR)"
         rm -rf "$rootfs" && mkdir -p "$rootfs"
-        log "debootstrap bookworm from $DEBIAN_MIRROR (about a minute)"
+        log "debootstrap bookworm from $mirror (about a minute)"
         debootstrap --variant=minbase --include=python3,python3-venv,libgomp1,ca-certificates \
-            bookworm "$rootfs" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+            bookworm "$rootfs" "$mirror" >"$CACHE/debootstrap.log" 2>&1 \
             || die "debootstrap failed; see $CACHE/debootstrap.log"
         rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
         tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
@@ -65,10 +67,11 @@ debian_image() {
         "$tarball" "$DEBIAN_IMAGE" >/dev/null
 }
 
-# The emulator's own dependencies, read from pyproject.toml.
+# The emulator image's dependencies, read from pyproject.toml without those only the process launcher's runtimes
+# use (docker/emulator.Dockerfile leaves out the same).
 emulator_requirements() {
     "$PYTHON" -c "import tomllib, sys; print(*tomllib.load(open(sys.argv[1], 'rb'))['project']['dependencies'], sep='\n')" \
-        "$ROOT/pyproject.toml"
+        "$ROOT/pyproject.toml" | grep -v -E '^(mlserver-xgboost|mlserver-lightgbm|openvino)\b'
 }
 
 wheelhouse() {
@@ -96,20 +99,32 @@ wheelhouse() {
     log "wheelhouse: $(find "$dir" -name '*.whl' | wc -l) wheels, $(du -sh "$dir" | cut -f1)"
 }
 
-# The triton image's build context offline: its requirements and their wheels, nothing else.
+# The triton image's build context offline: its requirements and their wheels.
 triton_wheelhouse() {
-    local dir=$CACHE/wheelhouse-triton requirements=$ROOT/docker/triton-requirements.txt key
-    key=$(sha256sum "$requirements" | cut -d' ' -f1)
+    local dir=$CACHE/wheelhouse-triton requirements=$ROOT/docker/triton-requirements.txt
+    local standins=$ROOT/docker/triton-standins-requirements.txt key
+    key=$(cat "$requirements" "$standins" | sha256sum | cut -d' ' -f1)
     if [[ -f $dir/.key && $(cat "$dir/.key") == "$key" ]]; then
         log "triton wheelhouse: up to date ($dir)"
         return
     fi
     rm -rf "$dir" && mkdir -p "$dir"
-    "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
-        --no-deps --dest "$dir" -r "$requirements"
-    cp "$requirements" "$dir/"
+    local pip=("$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all:
+               --python-version 3.11 --dest "$dir")
+    "${pip[@]}" --no-deps -r "$requirements"
+    "${pip[@]}" -r "$standins"
     echo "$key" >"$dir/.key"
     log "triton wheelhouse: $(du -sh "$dir" | cut -f1)"
+}
+
+# The triton image's build context: the wheelhouse (offline) or an empty directory (online), with the
+# requirements files and the stand-ins' sources, refreshed on every build.
+triton_context() {
+    local dir=$1
+    mkdir -p "$dir"
+    cp "$ROOT/docker/triton-requirements.txt" "$ROOT/docker/triton-standins-requirements.txt" "$dir/"
+    rm -rf "$dir/triton_standins" && mkdir "$dir/triton_standins"
+    cp "$ROOT"/emulator/launchers/triton_standins/*.py "$dir/triton_standins/"
 }
 
 # docker_build LOG ARGS...: `docker build ARGS...`, its output in LOG, shown when it fails.
@@ -135,9 +150,11 @@ build() {
         custom-mnist) tag=custom-mnist-runtime:latest; dockerfile=runtimes/custom-mnist/Dockerfile
                       context=runtimes/custom-mnist ;;
         s3-server) tag=modelmesh-emulator/s3-server:latest; dockerfile=docker/s3-server.Dockerfile; context=docker ;;
-        triton) tag=modelmesh-emulator/tritonserver:2.51; dockerfile=docker/triton.Dockerfile; context=docker
-                # offline: the wheels are the context (online, pip reaches PyPI)
-                [[ $BASE_IMAGE != "$OFFLINE_BASE" ]] || context=$CACHE/wheelhouse-triton ;;
+        triton) tag=modelmesh-emulator/tritonserver:2.51; dockerfile=docker/triton.Dockerfile
+                # offline: the wheels are in the context (online, pip reaches PyPI)
+                context=$CACHE/triton-context
+                [[ $BASE_IMAGE != "$OFFLINE_BASE" ]] || context=$CACHE/wheelhouse-triton
+                triton_context "$context" ;;
         *) die "unknown image '$name' (images: ${ALL_IMAGES[*]})" ;;
     esac
     log "building $tag"

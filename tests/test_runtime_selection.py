@@ -4,6 +4,7 @@ kustomize image names, and select runtimes for models exactly as upstream's labe
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from emulator.adapters.runtime_env import adapter_env
-from emulator.errors import UnsupportedError
+from emulator.errors import RuntimeStartError
 from emulator.launchers.process import ProcessLauncher
 from emulator.launchers.upstream_images import kustomize_image
 from emulator.registry import Registry, RuntimeSelectionError
@@ -115,14 +116,18 @@ def test_runtime_version_is_the_resolved_image_tag(registry: Registry) -> None:
                         "triton-2.x": "23.04-py3"}
 
 
-def test_ovms_cannot_run_as_a_process_and_the_error_names_its_image(registry: Registry, tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedError) as caught:
+def test_ovms_as_a_process_without_openvino_names_its_image_and_the_package(
+        registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "openvino" else find_spec(name, *args))
+    with pytest.raises(RuntimeStartError) as caught:
         asyncio.run(ProcessLauncher().start(runtime(registry, "ovms-1.x"), "ovms-1.x-0", tmp_path))
 
     message = str(caught.value)
     assert "'openvino/model_server:2022.2'" in message
     assert "docker launcher" in message
-    assert "process launcher cannot run it" in message
+    assert "`pip install openvino`" in message
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ METHOD_INFOS = {
     "inference.GRPCInferenceService/ModelMetadata": (1,),
 }
 RELOAD_TIMEOUT_S = 30.0
+STAND_IN_MARK = "modelmesh-emulator stand-in"
 
 
 class OVMSAdapter:
@@ -47,6 +48,9 @@ class OVMSAdapter:
         self._http = httpx.AsyncClient(base_url=f"http://{instance.ports.management}", timeout=RELOAD_TIMEOUT_S)
         self._models: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._serves_stand_in = False
+        self.stand_ins: dict[str, str] = {}
+        """Model id → `OpenVINO Model Server` for models on the emulator's stand-in (launchers/ovms_standin)."""
         self._write_config()  # OVMS needs the file to exist when it starts
 
     async def runtime_status(self) -> RuntimeStatus:
@@ -56,6 +60,8 @@ class OVMSAdapter:
         await asyncio.to_thread(purge_models_dir, self._instance.models_dir, MODELS_SUBDIR,
                                 lambda _: False)
         await asyncio.to_thread(self._write_config)
+        self.stand_ins.clear()
+        self._serves_stand_in = await self._is_stand_in()
         return self._env.runtime_status(METHOD_INFOS)
 
     async def load_model(self, model_id: str, model_type: str, pulled: PulledModel) -> int:
@@ -76,9 +82,12 @@ class OVMSAdapter:
             if error:
                 self._models.pop(model_id, None)
                 raise ModelLoadError(f"Failed to load model due to error: LoadModel errored: {error}")
+        if self._serves_stand_in:
+            self.stand_ins[model_id] = "OpenVINO Model Server"
         return disk_size_estimate(pulled, self._env.default_model_size)
 
     async def unload_model(self, model_id: str) -> None:
+        self.stand_ins.pop(model_id, None)
         async with self._lock:
             self._models.pop(model_id, None)
             await asyncio.to_thread(self._write_config)
@@ -86,6 +95,14 @@ class OVMSAdapter:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+    async def _is_stand_in(self) -> bool:
+        """The emulator's stand-in names itself in KServe V2's server metadata (`GET /v2`)."""
+        try:
+            reply = await self._http.get("/v2", timeout=5.0)
+            return reply.status_code == 200 and STAND_IN_MARK in str(reply.json().get("name", ""))
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False
 
     async def _config_answers(self) -> bool:
         return (await self._http.get("/v1/config", timeout=1.0)).status_code == 200

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shutil
 
 import grpc
+from google.protobuf import wrappers_pb2
 
 from ..errors import ModelLoadError
 from ..launchers import RuntimeInstance
+from ..launchers.triton_standins import STAND_INS
 from ..spec import ServingRuntime
 from ..storage import PulledModel
 from ..v2_protos import GRPCInferenceServiceStub, dataplane_pb2
@@ -23,8 +26,11 @@ from .base import RuntimeStatus
 from .common import container_path, disk_size_estimate, purge_models_dir, wait_until_ready
 from .runtime_env import adapter_env
 from .triton_layout import LayoutError, write_triton_layout
+from .triton_model_config import model_config_pb2
 
 __all__ = ["METHOD_INFOS", "MODELS_SUBDIR", "TritonAdapter"]
+
+log = logging.getLogger(__name__)
 
 MODELS_SUBDIR = "_triton_models"
 METHOD_INFOS = {
@@ -42,6 +48,16 @@ class TritonAdapter:
         self._channel = grpc.aio.insecure_channel(instance.ports.management)
         self._server = GRPCInferenceServiceStub(self._channel)
         self._root = instance.models_dir / MODELS_SUBDIR
+        # Triton's ModelConfig RPC (not in v2_protos): ModelConfigRequest has ModelMetadataRequest's fields, and
+        # ModelConfigResponse's only field (1, the config) reads as a BytesValue's bytes.
+        self._model_config = self._channel.unary_unary(
+            "/inference.GRPCInferenceService/ModelConfig",
+            request_serializer=dataplane_pb2.ModelMetadataRequest.SerializeToString,
+            response_deserializer=lambda data: model_config_pb2.ModelConfig.FromString(
+                wrappers_pb2.BytesValue.FromString(data).value),
+        )
+        self.stand_ins: dict[str, str] = {}
+        """Model id → what the emulator's stand-in serving it stands in for (`Triton's onnxruntime backend`)."""
 
     async def runtime_status(self) -> RuntimeStatus:
         await wait_until_ready(self._instance, self._runtime.metadata.name, self._ready, self._startup_timeout_s)
@@ -66,14 +82,28 @@ class TritonAdapter:
             await self._server.RepositoryModelLoad(dataplane_pb2.RepositoryModelLoadRequest(model_name=model_id))
         except grpc.aio.AioRpcError as exc:
             raise ModelLoadError(f"Failed to load Model due to Triton runtime error: {exc.details()}") from None
+        await self._note_stand_in(model_id)
         return disk_size_estimate(pulled, self._env.default_model_size)
 
     async def unload_model(self, model_id: str) -> None:
+        self.stand_ins.pop(model_id, None)
         await self._unload(model_id)
         await asyncio.to_thread(shutil.rmtree, self._root / model_id, True)
 
     async def close(self) -> None:
         await self._channel.close()
+
+    async def _note_stand_in(self, model_id: str) -> None:
+        """A model whose backend is a Python-based one named like a real backend runs on the emulator's stand-in."""
+        try:
+            config = await self._model_config(dataplane_pb2.ModelMetadataRequest(name=model_id), timeout=10.0)
+        except grpc.aio.AioRpcError:
+            return
+        if config.runtime == "model.py" and config.backend in STAND_INS:
+            self.stand_ins[model_id] = f"Triton's {config.backend} backend"
+            log.warning("runtime %s: model %s runs on the emulator's stand-in for Triton's %s backend (Triton's "
+                        "Python backend with %s), not on Triton's own; see docs/runtimes.md",
+                        self._runtime.metadata.name, model_id, config.backend, STAND_INS[config.backend])
 
     async def _ready(self) -> bool:
         reply = await self._server.ServerReady(dataplane_pb2.ServerReadyRequest(), timeout=1.0)

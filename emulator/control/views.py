@@ -112,6 +112,8 @@ def _instance(handle: RuntimeHandle) -> dict[str, Any]:
         "usedBytes": cache.used_bytes,
         "models": [entry.model_id for entry in cache.entries()],
         "dataEndpoint": handle.instance.ports.data,
+        # the emulator's own: model id -> what the stand-in serving it replaces (docs/runtimes.md)
+        "standIns": dict(getattr(handle.adapter, "stand_ins", {})),
     }
 
 

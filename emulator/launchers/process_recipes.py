@@ -14,11 +14,14 @@ What each recipe overrides, beyond process.py's port and `/models` remapping (do
   `enable_envvars_config=true`; `TMPDIR`/`TEMP` are per instance (TorchServe keeps a pid file and its worker
   sockets there); and TorchServe >= 0.11's token authorization and model-API switch are turned off and on, as
   the 0.7.1 image the manifest names behaves.
-* ovms: no OpenVINO Model Server package exists outside its image: a clear error.
+* ovms: no OpenVINO Model Server package exists outside its image: the emulator's stand-in
+  (emulator/launchers/ovms_standin: the openvino runtime behind OVMS's APIs) runs with the container's `args`,
+  its gRPC/REST ports and bind addresses moved.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import sys
 from collections.abc import Callable
@@ -154,12 +157,20 @@ def _torchserve(ctx: LaunchContext) -> Launch:
 
 
 def _ovms(ctx: LaunchContext) -> Launch:
-    raise UnsupportedError(
-        f"ServingRuntime {ctx.runtime.metadata.name!r}: OpenVINO Model Server runs only from its image "
-        f"{kustomize_image(ctx.container.image or '') or '(none)'!r}, which needs the docker launcher "
-        "(MMEMU_LAUNCHER=docker); the process launcher cannot run it: no OpenVINO Model Server package exists "
-        "outside that image"
-    )
+    if importlib.util.find_spec("openvino") is None:
+        raise RuntimeStartError(
+            f"ServingRuntime {ctx.runtime.metadata.name!r}: OpenVINO Model Server runs from its image "
+            f"{kustomize_image(ctx.container.image or '') or '(none)'!r} (docker launcher), or here as the "
+            f"emulator's stand-in, which needs the openvino package in the emulator's environment ({sys.prefix}): "
+            "`pip install openvino`"
+        )
+    rest_port = ctx.runtime.spec.built_in_adapter.runtime_management_port if ctx.runtime.spec.built_in_adapter else None
+    overrides = [f"--port={ctx.host_ports[ctx.data_port]}", f"--grpc_bind_address={ctx.host}",
+                 f"--rest_bind_address={ctx.host}"]
+    if rest_port:
+        overrides.append(f"--rest_port={ctx.host_ports[rest_port]}")
+    argv = [sys.executable, "-m", "emulator.launchers.ovms_standin", *_container_argv(ctx), *overrides]
+    return Launch(argv, ctx.env)
 
 
 def _path_list(*entries: Path | str | None) -> str:

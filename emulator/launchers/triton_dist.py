@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RuntimeStartError
+from .triton_standins import STAND_INS, install_stand_ins
 
 __all__ = ["TRITON_ENV_DIR", "TritonDist", "default_triton_envs", "find_triton", "prepare_triton_wrapper"]
 
+log = logging.getLogger(__name__)
+
 TRITON_ENV_DIR = ".venv-triton"
+_PYTHON_BACKEND_LIBRARY = "libtriton_python.so"
 _PROBE = (
     "import json, sys, sysconfig\n"
     "from importlib import metadata\n"
@@ -64,14 +70,25 @@ def find_triton(env: Path | None, *, runtime_name: str) -> TritonDist:
 
 def prepare_triton_wrapper(dist: TritonDist, work_dir: Path, extra_args: list[str]) -> Path:
     """A `bin/tritonserver` that runs the real one with `extra_args` appended, and the backends directory it
-    names (`--backend-directory`); returns the `bin` directory to put first on PATH."""
-    python_backend = work_dir / "tritonserver" / "backends" / "python"
+    names (`--backend-directory`: the Python backend and the stand-ins of triton_standins); returns the `bin`
+    directory to put first on PATH."""
+    backends = work_dir / "tritonserver" / "backends"
+    python_backend = backends / "python"
     python_backend.mkdir(parents=True, exist_ok=True)
     links = {entry.name: entry for entry in dist.python_backend.iterdir() if entry.is_file()}
     links["triton_python_backend_stub"] = dist.stub
     for name, target in links.items():
         (python_backend / name).unlink(missing_ok=True)
-        (python_backend / name).symlink_to(target)
+        if name == _PYTHON_BACKEND_LIBRARY:  # a copy: Triton refuses a Python-based backend whose library
+            shutil.copyfile(target, python_backend / name)  # resolves outside the backend directory
+        else:
+            (python_backend / name).symlink_to(target)
+    real_backends = {entry.name for entry in dist.python_backend.parent.iterdir()}
+    stand_ins = install_stand_ins(backends, real_backends)
+    if stand_ins:
+        log.warning("Triton backends %s are the emulator's stand-ins (Triton's Python backend running %s), not "
+                    "Triton's own; see docs/runtimes.md", ", ".join(stand_ins),
+                    "; ".join(STAND_INS[name] for name in stand_ins))
     bin_dir = work_dir / "bin"
     bin_dir.mkdir(exist_ok=True)
     args = [f"--backend-directory={python_backend.parent}", *extra_args]

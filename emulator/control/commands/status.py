@@ -46,4 +46,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     headers = ["RUNTIME", "NAMESPACE", "INSTANCE", "STATE", "UPTIME", "MODELS", "USED", "CAPACITY"]
     print(columns(headers, _rows(runtimes)))
+    for note in _stand_in_notes(runtimes):
+        print(note)
     return 0
+
+
+def _stand_in_notes(runtimes: list[dict[str, Any]]) -> list[str]:
+    notes = []
+    for runtime in runtimes:
+        for instance in runtime["instances"]:
+            replaced = sorted(set(instance.get("standIns", {}).values()))
+            if replaced:
+                notes.append(f"note: {runtime['name']} instance {instance['instance']} serves models on the "
+                             f"emulator's stand-ins for {', '.join(replaced)} (see docs/runtimes.md)")
+    return notes
