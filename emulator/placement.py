@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .adapters import LoadRequest, SpiRuntimeAdapter
 from .errors import EmulatorError, LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
 from .instance_cache import UNIT_SIZE, units
 from .metrics import InstanceGauges, Metrics, ModelCounts
@@ -284,8 +285,17 @@ class Placement(RuntimeChanges, ScaleToZero):
         try:
             async with asyncio.timeout(timeout_s):
                 config = self._registry.storage_config(registered.namespace) or EMBEDDED_STORAGE_CONFIG
-                storage = resolve_storage(registered.predictor.storage_location(), config)
-                pulled = await self._puller.pull(model.model_id, storage, handle.instance.models_dir)
+                location = registered.predictor.storage_location()
+
+                async def pull() -> PulledModel:
+                    return await self._puller.pull(model.model_id, resolve_storage(location, config),
+                                                   handle.instance.models_dir)
+
+                if isinstance(handle.adapter, SpiRuntimeAdapter):
+                    return await handle.adapter.load_request(LoadRequest(
+                        model.model_id, registered.type_string or "", location, registered.predictor.model_type,
+                        pull, lambda size: self._reserve_predicted(model, handle, size)))
+                pulled = await pull()
                 self._check_predicted_size(model, handle, pulled)
                 return await handle.adapter.load_model(model.model_id, registered.predictor.model_type.name, pulled)
         except TimeoutError:
@@ -299,6 +309,15 @@ class Placement(RuntimeChanges, ScaleToZero):
                 f"Predicted size of {_gb(predicted)} for model {model.model_id} is larger than total effective "
                 f"capacity of {_gb(handle.cache.capacity_bytes)}"
             )
+
+    async def _reserve_predicted(self, model: ConcreteModel, handle: RuntimeHandle, predicted: int) -> None:
+        """A runtime's `predictModelSize` answer becomes the copy's weight until its real size is known."""
+        if not handle.cache.fits(units(predicted)):
+            raise ModelLoadError(
+                f"Predicted size of {_gb(predicted)} for model {model.model_id} is larger than total effective "
+                f"capacity of {_gb(handle.cache.capacity_bytes)}"
+            )
+        await self._evict(handle, handle.cache.resize(model.model_id, units(predicted), loading=True))
 
     def _choose_runtime(self, candidates: list[ServingRuntime]) -> ServingRuntime:
         running = {runtime_key(handle.runtime) for handle in self._pool.handles()}

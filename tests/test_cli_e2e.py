@@ -138,6 +138,9 @@ def test_serve_prints_kubectl_lines_for_what_it_applied(cli_served: Served) -> N
     assert [line for line in startup if " created" in line] == [
         "servingruntime.serving.kserve.io/custom-mnist-0.x created",
         "clusterservingruntime.serving.kserve.io/mlserver-1.x created",
+        "inferenceservice.serving.kserve.io/example-linear created",
+        "servingruntime.serving.kserve.io/mmesh-never-ready created",
+        "servingruntime.serving.kserve.io/mmesh-example-0.x created",
         "inferenceservice.serving.kserve.io/example-custom-mnist-runtime created",
         "inferenceservice.serving.kserve.io/example-custom-mnist created",
         "inferenceservice.serving.kserve.io/example-sklearn-mnist-svm created",

@@ -15,6 +15,10 @@ What each recipe overrides, beyond process.py's port and `/models` remapping (do
   sockets there); and TorchServe >= 0.11's token authorization and model-API switch are turned off and on, as
   the 0.7.1 image the manifest names behaves.
 * ovms: no OpenVINO Model Server package exists outside its image: a clear error.
+* mmesh (no `builtInAdapter`: the container speaks `mmesh.ModelRuntime` itself): the container's own
+  `command`/`args`, in any language, with `/models` and declared ports remapped in the arguments as in the env;
+  the emulator's Python comes first on PATH (so `python` has grpcio), and env `valueFrom.resourceFieldRef`
+  (`requests.memory`, `limits.memory`, `requests.cpu`, `limits.cpu`) gets its value as the downward API gives it.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from pathlib import Path
 
 from ..errors import RuntimeStartError, UnsupportedError
 from ..spec import Container, ServingRuntime
+from ..spec.quantity import to_bytes, to_millicores
 from .ports import free_port
 from .triton_dist import find_triton, prepare_triton_wrapper
 from .upstream_images import kustomize_image
 
-__all__ = ["RECIPES", "Launch", "LaunchContext", "Recipe", "remap_models_paths"]
+__all__ = ["RECIPES", "Launch", "LaunchContext", "Recipe", "remap_models_paths", "resource_field_value"]
 
 CONTAINER_MODELS_DIR = "/models"
 _MLSERVER_EXTRA_PORTS = ("MLSERVER_HTTP_PORT", "MLSERVER_METRICS_PORT")
@@ -162,6 +167,49 @@ def _ovms(ctx: LaunchContext) -> Launch:
     )
 
 
+def _mmesh(ctx: LaunchContext) -> Launch:
+    name = ctx.runtime.metadata.name
+    if not ctx.container.command and not ctx.container.args:
+        raise UnsupportedError(
+            f"ServingRuntime {name!r}: container {ctx.container.name!r} has no command or args; the process "
+            "launcher runs the container's own command (an image's ENTRYPOINT/CMD is not known without Docker)"
+        )
+    env = ctx.env
+    for var in ctx.container.env:
+        if var.value is None and var.value_from is not None:
+            value = resource_field_value(ctx.runtime, var.value_from)
+            if value is not None:
+                env[var.name] = value
+    env["PATH"] = _path_list(Path(sys.executable).parent, env.get("PATH"))
+    argv = [_remap_port_word(word, ctx.host_ports) for word in _container_argv(ctx)]
+    return Launch(argv, env)
+
+
+def resource_field_value(runtime: ServingRuntime, value_from: dict[str, object]) -> str | None:
+    """The downward API's `resourceFieldRef` for memory (bytes) and cpu (cores, rounded up); None otherwise."""
+    ref = value_from.get("resourceFieldRef")
+    if not isinstance(ref, dict):
+        return None
+    kind, _, resource = str(ref.get("resource", "")).partition(".")
+    container = runtime.spec.container(str(ref.get("containerName") or "")) or runtime.spec.containers[0]
+    quantities = container.resources.requests if kind == "requests" else container.resources.limits
+    if kind not in ("requests", "limits") or resource not in quantities:
+        return None
+    if resource == "memory":
+        return str(to_bytes(quantities[resource]))
+    if resource == "cpu":
+        return str(-(-to_millicores(quantities[resource]) // 1000))
+    return None
+
+
+def _remap_port_word(word: str, host_ports: dict[int, int]) -> str:
+    """`8085`, `--port=8085` or `host:8085` naming a declared port → its stand-in."""
+    head, separator, tail = word.rpartition("=") if "=" in word else word.rpartition(":")
+    if tail.isdigit() and int(tail) in host_ports:
+        return f"{head}{separator}{host_ports[int(tail)]}"
+    return word
+
+
 def _path_list(*entries: Path | str | None) -> str:
     return ":".join(str(entry) for entry in entries if entry)
 
@@ -171,5 +219,6 @@ RECIPES: dict[str, Recipe] = {
     "triton": Recipe(_triton),
     "torchserve": Recipe(_torchserve, ("TS_",)),
     "ovms": Recipe(_ovms),
+    "mmesh": Recipe(_mmesh),
 }
-"""One per `builtInAdapter.serverType` the process launcher knows."""
+"""One per `builtInAdapter.serverType` the process launcher knows, and `mmesh` for runtimes without one."""
