@@ -14,11 +14,11 @@ from ..storage import PulledModel
 __all__ = [
     "DEFAULT_MODEL_SIZE",
     "MODEL_SIZE_MULTIPLIER",
+    "SPI_ADAPTER",
     "AdapterFactory",
     "LoadRequest",
     "RuntimeAdapter",
     "RuntimeStatus",
-    "SPI_ADAPTER",
     "SpiRuntimeAdapter",
 ]
 
