@@ -137,7 +137,9 @@ class ModelRuntime(spi_grpc.ModelRuntimeServicer):
 
     def unloadModel(self, request, context):
         with self._models.lock:
-            self._models.loaded.pop(request.modelId, None)
+            found = self._models.loaded.pop(request.modelId, None)
+        if found is not None:
+            log.info("unloaded %s", request.modelId)
         return spi.UnloadModelResponse()
 
     def predictModelSize(self, request, context):
