@@ -21,6 +21,7 @@ from .errors import EmulatorError, LoadTimeoutError, ModelLoadError, ModelNotFou
 from .instance_cache import UNIT_SIZE, units
 from .metrics import InstanceGauges, Metrics, ModelCounts
 from .model_state import ConcreteModel, FailureInfo, LoadedCopy, ModelState
+from .placement_api import ApiModelRecord, ApiModels
 from .placement_runtime_changes import RuntimeChanges
 from .placement_scale_to_zero import ScaleToZero
 from .registry import RegisteredModel, Registry
@@ -54,7 +55,7 @@ def _gb(size_bytes: int) -> str:
     return f"{size_bytes / 1024**3:.3f}GiB"
 
 
-class Placement(RuntimeChanges, ScaleToZero):
+class Placement(RuntimeChanges, ScaleToZero, ApiModels):
     def __init__(self, registry: Registry, pool: RuntimePool, puller: Puller, settings: Settings,
                  metrics: Metrics | None = None):
         self._registry = registry
@@ -68,6 +69,8 @@ class Placement(RuntimeChanges, ScaleToZero):
         self._scale_downs: dict[str, asyncio.Task[None]] = {}
         self._rollouts: dict[str, asyncio.Lock] = {}
         self._runtime_tasks: set[asyncio.Task[Any]] = set()
+        self._api_models: dict[str, ApiModelRecord] = {}
+        """Models registered through mmesh.ModelMesh (placement_api.py), by id."""
         self._metrics.observe_state(self._model_counts, self._instance_gauges)
 
     # -- desired state -------------------------------------------------------------------------------
@@ -294,7 +297,8 @@ class Placement(RuntimeChanges, ScaleToZero):
                 if isinstance(handle.adapter, SpiRuntimeAdapter):
                     return await handle.adapter.load_request(LoadRequest(
                         model.model_id, registered.type_string or "", location, registered.predictor.model_type,
-                        pull, lambda size: self._reserve_predicted(model, handle, size)))
+                        pull, lambda size: self._reserve_predicted(model, handle, size),
+                        self.api_model_key(model.model_id)))
                 pulled = await pull()
                 self._check_predicted_size(model, handle, pulled)
                 return await handle.adapter.load_model(model.model_id, registered.predictor.model_type.name, pulled)
@@ -431,6 +435,8 @@ class Placement(RuntimeChanges, ScaleToZero):
 
     def _retire(self, model: ConcreteModel) -> None:
         """Forget a concrete model and unload all its copies in the background."""
+        if self._keeps_registered(model):
+            return
         if self._models.get(model.model_id) is model:
             del self._models[model.model_id]
         self._spawn(self._unload_model(model), f"unload {model.model_id}")

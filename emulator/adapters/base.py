@@ -71,6 +71,8 @@ class LoadRequest:
     """The storage helper: pull the files into the instance's models dir."""
     reserve: Callable[[int], Awaitable[None]]
     """Hold the predicted size in the instance's cache (evicting as needed); raises if it can never fit."""
+    model_key: str | None = None
+    """A model registered through mmesh.ModelMesh: its `ModelInfo.key`, given to the runtime as is."""
 
 
 @runtime_checkable

@@ -43,6 +43,8 @@ def model_key(request: LoadRequest, pulled: PulledModel | None, instance: Runtim
     if request.format.version is not None:
         model_type["version"] = request.format.version
     key: dict[str, Any] = {"model_type": model_type}
+    if pulled is None and request.model_key is not None:
+        return request.model_key
     if pulled is None:
         location = request.location
         if location.storage_key is not None:
