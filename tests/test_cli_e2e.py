@@ -151,7 +151,7 @@ def test_grpcurl_lists_services_through_reflection(cli_served: Served) -> None:
     out = _run(f"grpcurl -plaintext localhost:{cli_served.grpc_port} list")
 
     assert out.split() == ["grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
-                           "inference.GRPCInferenceService"]
+                           "inference.GRPCInferenceService", "mmesh.ModelMesh"]
 
 
 def test_grpcurl_describes_the_inference_service_through_reflection(cli_served: Served) -> None:
