@@ -66,6 +66,16 @@ class ApiModels:
     def concrete_model(self, model_id: str) -> ConcreteModel | None:
         return self._models.get(model_id)
 
+    def api_models(self) -> list[tuple[ConcreteModel, ApiModelRecord]]:
+        """The models registered through the API (not those of InferenceServices), by id."""
+        return [(self._models[model_id], record) for model_id, record in sorted(self._api_models.items())
+                if model_id in self._models]
+
+    def api_vmodels(self) -> list[VModel]:
+        """The vmodels made through the API (those of InferenceServices are objects of their own)."""
+        return sorted((v for v in self._vmodels.values() if v.model.kind == API_VMODEL_KIND),
+                      key=lambda vmodel: vmodel.model.name)
+
     async def register_model(self, model_id: str, info: ApiModelInfo, *, load_now: bool, sync: bool,
                              last_used_ms: int) -> ConcreteModel:
         _check_model_id(model_id)

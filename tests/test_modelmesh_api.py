@@ -4,6 +4,7 @@ example SPI runtime (runtimes/mmesh-example) running as a real process."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -213,3 +214,21 @@ def test_auto_delete_target_goes_with_its_vmodel(emu: EmulatorThread, models_roo
 
     assert registered["status"] == "NOT_LOADED"
     assert deleted["status"] == "NOT_FOUND"
+
+
+def test_status_lists_what_was_registered_through_the_api(emu: EmulatorThread, models_root: Path) -> None:
+    grpcurl(emu, "mmesh.ModelMesh/setVModel", {"vModelId": "shown-vm", "targetModelId": "shown-model",
+                                               "modelInfo": model_info(models_root, "first"), "loadNow": True,
+                                               "sync": True})
+    result = subprocess.run([str(Path(sys.executable).with_name("modelmesh-emulator")), "status"],
+                            capture_output=True, text=True, timeout=60,
+                            env=os.environ | {"MMEMU_SERVER": str(emu.emulator.api_url)})
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    model_line = next(line for line in lines if line.startswith("shown-model "))
+    assert model_line.split()[1:3] == ["mt:example-linear", "Loaded"]
+    assert model_line.split()[-1] == "shown-vm"
+    vmodel_line = next(line for line in lines if line.startswith("shown-vm "))
+    assert vmodel_line.split()[1:] == ["-", "shown-model", "shown-model", "Loaded"]
+    assert not any(line.startswith("example-linear") for line in lines), "InferenceServices are objects of their own"
