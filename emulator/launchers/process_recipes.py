@@ -36,7 +36,15 @@ from .ports import free_port
 from .triton_dist import find_triton, prepare_triton_wrapper
 from .upstream_images import kustomize_image
 
-__all__ = ["RECIPES", "Launch", "LaunchContext", "Recipe", "remap_models_paths", "resource_field_value"]
+__all__ = [
+    "RECIPES",
+    "Launch",
+    "LaunchContext",
+    "Recipe",
+    "remap_models_paths",
+    "remap_port_word",
+    "resource_field_value",
+]
 
 CONTAINER_MODELS_DIR = "/models"
 _MLSERVER_EXTRA_PORTS = ("MLSERVER_HTTP_PORT", "MLSERVER_METRICS_PORT")
@@ -181,7 +189,7 @@ def _mmesh(ctx: LaunchContext) -> Launch:
             if value is not None:
                 env[var.name] = value
     env["PATH"] = _path_list(Path(sys.executable).parent, env.get("PATH"))
-    argv = [_remap_port_word(word, ctx.host_ports) for word in _container_argv(ctx)]
+    argv = [remap_port_word(word, ctx.host_ports) for word in _container_argv(ctx)]
     return Launch(argv, env)
 
 
@@ -202,7 +210,7 @@ def resource_field_value(runtime: ServingRuntime, value_from: dict[str, object])
     return None
 
 
-def _remap_port_word(word: str, host_ports: dict[int, int]) -> str:
+def remap_port_word(word: str, host_ports: dict[int, int]) -> str:
     """`8085`, `--port=8085` or `host:8085` naming a declared port → its stand-in."""
     head, separator, tail = word.rpartition("=") if "=" in word else word.rpartition(":")
     if tail.isdigit() and int(tail) in host_ports:
