@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 
+from emulator._generated.mmesh import model_mesh_pb2, model_mesh_pb2_grpc
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
 
@@ -253,3 +255,24 @@ def test_never_ready_runtime_fails_after_the_startup_limit(make_settings: Callab
     assert status["modelStatus"]["states"]["activeModelState"] == "FailedToLoad"
     assert status["modelStatus"]["lastFailureInfo"]["message"].startswith(
         "Model server container did not start after 3 seconds"), status
+
+
+def test_model_registered_through_the_api_is_pulled_by_the_storage_helper(spi: EmulatorThread,
+                                                                         bucket_root: Path) -> None:
+    model_file = write_model(bucket_root, "api/model.json", [3.0], 0.0, 2 * MIB)
+    spi.apply_text(spi_runtime_yaml("spi-api"))
+    with grpc.insecure_channel(spi.grpc_address) as channel:
+        reply = model_mesh_pb2_grpc.ModelMeshStub(channel).registerModel(model_mesh_pb2.RegisterModelRequest(
+            modelId="api-pulled", loadNow=True, sync=True, modelInfo=model_mesh_pb2.ModelInfo(
+                type="mt:spi-api", path="api/model.json", key=json.dumps({"storage_key": "localMinIO"}))),
+            timeout=120)
+    out = grpcurl(spi, "inference.GRPCInferenceService/ModelInfer", infer_request([2.0]), "mm-model-id: api-pulled")
+
+    handle = handle_of(spi, "spi-api")
+    pulled = handle.instance.models_dir / "api-pulled" / "model.json"
+    key = json.dumps({"model_type": {"name": "spi-api"}, "disk_size_bytes": model_file.stat().st_size},
+                     separators=(",", ":"))
+    assert reply.status == model_mesh_pb2.ModelStatusInfo.LOADED, reply
+    assert f"loaded api-pulled (type mt:spi-api, path {pulled}, key {key})" in runtime_log(spi, "spi-api")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["outputs"][0]["contents"]["fp64_contents"] == [6.0]
