@@ -15,8 +15,10 @@ from emulator.adapters.mmesh import model_key
 from emulator.adapters.mmesh_status import runtime_parameters
 from emulator.api_models import ApiModelInfo, api_registered_model
 from emulator.errors import RuntimeStartError
-from emulator.launchers.process_recipes import remap_port_word, resource_field_value
-from emulator.spec import load_text
+from emulator.launchers.docker_config import container_env
+from emulator.launchers.downward_api import resource_field_value
+from emulator.launchers.process_recipes import remap_port_word
+from emulator.spec import EnvVar, load_text
 from emulator.spec.predictor import ModelType, StorageLocation
 from emulator.storage import PulledModel
 
@@ -97,12 +99,15 @@ spec:
       resources: {requests: {memory: 320Mi, cpu: 1500m}, limits: {memory: 1Gi}}
 """)
     ref = {"resourceFieldRef": {"containerName": "server", "resource": "requests.memory"}}
+    own = runtime.spec.containers[0]
 
-    assert resource_field_value(runtime, ref) == str(320 * MIB)
-    assert resource_field_value(runtime, {"resourceFieldRef": {"resource": "limits.memory"}}) == str(1024 * MIB)
-    assert resource_field_value(runtime, {"resourceFieldRef": {"resource": "requests.cpu"}}) == "2"
-    assert resource_field_value(runtime, {"resourceFieldRef": {"resource": "limits.cpu"}}) is None
-    assert resource_field_value(runtime, {"fieldRef": {"fieldPath": "metadata.name"}}) is None
+    assert resource_field_value(runtime, ref, own) == str(320 * MIB)
+    assert resource_field_value(runtime, {"resourceFieldRef": {"resource": "limits.memory"}}, own) == str(1024 * MIB)
+    assert resource_field_value(runtime, {"resourceFieldRef": {"resource": "requests.cpu"}}, own) == "2"
+    assert resource_field_value(runtime, {"resourceFieldRef": {"resource": "limits.cpu"}}, own) is None
+    assert resource_field_value(runtime, {"fieldRef": {"fieldPath": "metadata.name"}}, own) is None
+    runtime.spec.containers[0].env = [EnvVar(name="MODEL_SERVER_MEM_REQ_BYTES", value_from=ref)]
+    assert container_env(runtime, runtime.spec.containers[0]) == {"MODEL_SERVER_MEM_REQ_BYTES": str(320 * MIB)}
 
 
 @pytest.mark.parametrize(("type_string", "key", "labels", "format_"), [

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..errors import RuntimeStartError, UnsupportedError
 from ..spec import Container, ServingRuntime
-from ..spec.quantity import to_bytes, to_millicores
+from .downward_api import resource_field_value
 from .ports import free_port
 from .triton_dist import find_triton, prepare_triton_wrapper
 from .upstream_images import kustomize_image
@@ -43,7 +43,6 @@ __all__ = [
     "Recipe",
     "remap_models_paths",
     "remap_port_word",
-    "resource_field_value",
 ]
 
 CONTAINER_MODELS_DIR = "/models"
@@ -185,29 +184,12 @@ def _mmesh(ctx: LaunchContext) -> Launch:
     env = ctx.env
     for var in ctx.container.env:
         if var.value is None and var.value_from is not None:
-            value = resource_field_value(ctx.runtime, var.value_from)
+            value = resource_field_value(ctx.runtime, var.value_from, ctx.container)
             if value is not None:
                 env[var.name] = value
     env["PATH"] = _path_list(Path(sys.executable).parent, env.get("PATH"))
     argv = [remap_port_word(word, ctx.host_ports) for word in _container_argv(ctx)]
     return Launch(argv, env)
-
-
-def resource_field_value(runtime: ServingRuntime, value_from: dict[str, object]) -> str | None:
-    """The downward API's `resourceFieldRef` for memory (bytes) and cpu (cores, rounded up); None otherwise."""
-    ref = value_from.get("resourceFieldRef")
-    if not isinstance(ref, dict):
-        return None
-    kind, _, resource = str(ref.get("resource", "")).partition(".")
-    container = runtime.spec.container(str(ref.get("containerName") or "")) or runtime.spec.containers[0]
-    quantities = container.resources.requests if kind == "requests" else container.resources.limits
-    if kind not in ("requests", "limits") or resource not in quantities:
-        return None
-    if resource == "memory":
-        return str(to_bytes(quantities[resource]))
-    if resource == "cpu":
-        return str(-(-to_millicores(quantities[resource]) // 1000))
-    return None
 
 
 def remap_port_word(word: str, host_ports: dict[int, int]) -> str:
