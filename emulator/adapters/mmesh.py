@@ -67,7 +67,9 @@ class MmeshAdapter:
         self._startup_timeout_s = startup_timeout_s
         helper = runtime.spec.storage_helper
         self.uses_storage_helper = not (helper is not None and helper.disabled)
-        self._channel = grpc.aio.insecure_channel(instance.ports.management)
+        # Reconnect at least as often as runtimeStatus is polled, so a slow-starting runtime is seen when it listens.
+        self._channel = grpc.aio.insecure_channel(instance.ports.management, options=[
+            ("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 2000)])
         self._stub = spi_grpc.ModelRuntimeStub(self._channel)
         self._predict_size_unimplemented = False
         self._status: RuntimeStatus | None = None
