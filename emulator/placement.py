@@ -78,7 +78,9 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
     def on_registry_change(self, event: str, obj: Any) -> None:
         if obj.kind in _MODEL_KINDS:
             key = (obj.metadata.namespace or "", obj.metadata.name)
-            if event == "deleted":
+            if self._vmodel_taken_by_api(key, obj.kind):
+                pass
+            elif event == "deleted":
                 self._delete_vmodel(key)
             else:
                 model = self._registry.model(obj.metadata.name, obj.metadata.namespace)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from .placement import VModel
 
 __all__ = ["ApiError", "ApiModelRecord", "ApiModels"]
+
+log = logging.getLogger(__name__)
 
 _AGE_ON_ADD_S = 3600.0
 """ModelMesh's LASTUSED_AGE_ON_ADD_MS: a model added without loading counts as used this long ago (x6)."""
@@ -175,13 +178,27 @@ class ApiModels:
         if vmodel is None:
             return
         _check_api_vmodel(vmodel)
-        del self._vmodels[(self._settings.namespace, vmodel_id)]
+        key = (self._settings.namespace, vmodel_id)
+        del self._vmodels[key]
         for model in (vmodel.active, vmodel.target):
             if model is not None:
                 self._release(model)
+        waiting = self._registry.model(vmodel_id, self._settings.namespace)
+        if waiting is not None:  # an InferenceService of that name, left alone until now, gets its vmodel
+            self._set_vmodel(key, waiting)
         self._review_scale_to_zero()
 
     # -- internals -------------------------------------------------------------------------------------
+
+    def _vmodel_taken_by_api(self, key: tuple[str, str], kind: str) -> bool:
+        """An InferenceService (or Predictor) named like a vmodel made through the API leaves it alone: the
+        controller's setVModel (owner `isvc`) fails as ModelMesh answers it, and the object stays Pending."""
+        vmodel = self._vmodels.get(key)
+        if vmodel is None or vmodel.model.kind != API_VMODEL_KIND:
+            return False
+        log.warning('%s %s: vmodel %s already exists with different owner "%s" (made through mmesh.ModelMesh); '
+                    "delete that vmodel to serve this one", kind, key[1], key[1], vmodel.model.owner)
+        return True
 
     def _new_api_vmodel(self, key: tuple[str, str], target: ConcreteModel, owner: str) -> VModel:
         from .placement import VModel  # placement imports this module

@@ -232,3 +232,24 @@ def test_status_lists_what_was_registered_through_the_api(emu: EmulatorThread, m
     vmodel_line = next(line for line in lines if line.startswith("shown-vm "))
     assert vmodel_line.split()[1:] == ["-", "shown-model", "shown-model", "Loaded"]
     assert not any(line.startswith("example-linear") for line in lines), "InferenceServices are objects of their own"
+
+
+def test_inference_service_named_like_an_api_vmodel_waits_for_it(emu: EmulatorThread, models_root: Path) -> None:
+    grpcurl(emu, "mmesh.ModelMesh/setVModel", {"vModelId": "clash", "targetModelId": "clash-model",
+                                               "modelInfo": model_info(models_root, "second"), "loadNow": True,
+                                               "sync": True})
+    isvc = (EXAMPLE / "inferenceservice.yaml").read_text().replace("name: example-linear\n", "name: clash\n", 1)
+    emu.apply_text(isvc)
+    held = grpcurl(emu, "mmesh.ModelMesh/getVModelStatus", {"vModelId": "clash"})
+    served_by_api = infer_y(emu, "clash")
+
+    grpcurl(emu, "mmesh.ModelMesh/deleteVModel", {"vModelId": "clash"})
+    status = wait_until_settled(emu, "clash", 60)
+    model_name, y = infer_y(emu, "clash")
+    emu.delete("InferenceService", "clash")
+
+    assert held["activeModelId"] == "clash-model" and "owner" not in held
+    assert served_by_api == ("clash-model", sum(ROW) + 100.0)
+    assert status["modelStatus"]["states"]["activeModelState"] == "Loaded"
+    assert model_name.startswith("clash__isvc-")
+    assert y == pytest.approx(0.5 * 1 - 1.0 * 2 + 2.0 * 3 + 0.25 * 4 + 1.0), "the InferenceService's own model"
