@@ -198,6 +198,15 @@ def test_inference_service_vmodels_are_visible_with_owner_isvc(emu: EmulatorThre
     wrong_owner = grpcurl(emu, "mmesh.ModelMesh/getVModelStatus", {"vModelId": "example-linear", "owner": "x"})
     concrete = grpcurl(emu, "mmesh.ModelMesh/getModelStatus", {"modelId": status["activeModelId"]})
 
+    retarget = grpcurl(emu, "mmesh.ModelMesh/setVModel", {"vModelId": "example-linear", "targetModelId": "x",
+                                                          "modelInfo": {"type": "mt:example-linear"}}, ok=False)
+    delete = grpcurl(emu, "mmesh.ModelMesh/deleteVModel", {"vModelId": "example-linear"}, ok=False)
+    after = grpcurl(emu, "mmesh.ModelMesh/getVModelStatus", {"vModelId": "example-linear"})
+
+    for refused in (retarget, delete):
+        assert "Code: FailedPrecondition" in refused
+        assert "vmodel example-linear belongs to InferenceService 'example-linear'" in refused
+    assert after == status, "the InferenceService's vmodel is unchanged"
     assert status["owner"] == "isvc" and status["status"] == "DEFINED"
     assert status["activeModelId"].startswith("example-linear__isvc-")
     assert wrong_owner == {}
