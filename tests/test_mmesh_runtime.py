@@ -276,3 +276,20 @@ def test_model_registered_through_the_api_is_pulled_by_the_storage_helper(spi: E
     assert f"loaded api-pulled (type mt:spi-api, path {pulled}, key {key})" in runtime_log(spi, "spi-api")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["outputs"][0]["contents"]["fp64_contents"] == [6.0]
+
+
+def test_model_id_reaches_the_runtime_in_the_header_when_no_field_is_injected(spi: EmulatorThread,
+                                                                              bucket_root: Path) -> None:
+    # methodInfos lists ModelInfer with an empty idInjectionPath: allowed, model_name left as sent.
+    write_model(bucket_root, "header/model.json", [1.0], 0.5, MIB)
+    runtime = spi_runtime_yaml("spi-header", env={"EXAMPLE_METHOD_INFOS": "inference.GRPCInferenceService/ModelInfer="})
+    spi.apply_text(runtime + "---" + isvc_yaml("spi-by-header", "spi-header", "header/model.json"))
+    wait_until_settled(spi, "spi-by-header", 60)
+
+    out = grpcurl(spi, "inference.GRPCInferenceService/ModelInfer", infer_request([2.0]),
+                  "mm-vmodel-id: spi-by-header")
+
+    assert out.returncode == 0, out.stderr
+    reply = json.loads(out.stdout)
+    assert reply["model_name"].startswith("spi-by-header__isvc-"), "the runtime read mm-model-id"
+    assert reply["outputs"][0]["contents"]["fp64_contents"] == [2.5]
