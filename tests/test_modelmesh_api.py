@@ -262,3 +262,15 @@ def test_inference_service_named_like_an_api_vmodel_waits_for_it(emu: EmulatorTh
     assert status["modelStatus"]["states"]["activeModelState"] == "Loaded"
     assert model_name.startswith("clash__isvc-")
     assert y == pytest.approx(0.5 * 1 - 1.0 * 2 + 2.0 * 3 + 0.25 * 4 + 1.0), "the InferenceService's own model"
+
+
+def test_failed_load_is_a_status_not_an_error(emu: EmulatorThread, models_root: Path) -> None:
+    missing = {"type": "mt:example-linear", "path": str(models_root / "missing.json")}
+    reply = grpcurl(emu, "mmesh.ModelMesh/registerModel", {"modelId": "broken-model", "modelInfo": missing,
+                                                           "loadNow": True, "sync": True})
+    status = grpcurl(emu, "mmesh.ModelMesh/getModelStatus", {"modelId": "broken-model"})
+
+    assert reply["status"] == "LOADING_FAILED"
+    (error,) = reply["errors"]
+    assert error.startswith("INVALID_ARGUMENT: cannot load model broken-model:"), error
+    assert status["status"] == "LOADING_FAILED" and status["errors"] == reply["errors"]
