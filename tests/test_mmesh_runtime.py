@@ -293,3 +293,18 @@ def test_model_id_reaches_the_runtime_in_the_header_when_no_field_is_injected(sp
     reply = json.loads(out.stdout)
     assert reply["model_name"].startswith("spi-by-header__isvc-"), "the runtime read mm-model-id"
     assert reply["outputs"][0]["contents"]["fp64_contents"] == [2.5]
+
+
+def test_runtime_load_error_through_the_storage_helper(spi: EmulatorThread, bucket_root: Path) -> None:
+    broken = bucket_root / BUCKET / "broken" / "model.json"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text("{not json")
+    spi.apply_text(spi_runtime_yaml("spi-broken") + "---" + isvc_yaml("spi-broken-model", "spi-broken",
+                                                                      "broken/model.json"))
+    status = wait_until_settled(spi, "spi-broken-model", 60)
+
+    failure = status["modelStatus"]["lastFailureInfo"]
+    assert status["modelStatus"]["states"]["activeModelState"] == "FailedToLoad"
+    assert failure["reason"] == "ModelLoadFailed"
+    assert failure["message"].startswith("Failed to load model due to model runtime error: rpc error: "
+                                         "code = InvalidArgument desc = cannot load model spi-broken-model__isvc-")

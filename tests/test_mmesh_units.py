@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import grpc
 import pytest
 
 from emulator._generated.mmesh import model_runtime_pb2 as spi
@@ -133,3 +134,10 @@ def test_api_model_key_names_the_storage() -> None:
 
     assert (location.storage_key, location.storage_params, location.schema_path) == ("localMinIO", {"bucket": "b"},
                                                                                      "s.json")
+
+
+def test_grpc_go_code_names() -> None:
+    from emulator.adapters.mmesh import _go_code
+
+    assert [_go_code(c) for c in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.CANCELLED,
+                                  grpc.StatusCode.NOT_FOUND)] == ["InvalidArgument", "Canceled", "NotFound"]

@@ -98,8 +98,7 @@ class MmeshAdapter:
             reply = await self._stub.loadModel(spi.LoadModelRequest(
                 modelId=request.model_id, modelType=request.model_type, modelPath=model_path, modelKey=key))
         except grpc.aio.AioRpcError as exc:
-            prefix = "Failed to load model due to model runtime error: " if self.uses_storage_helper else ""
-            raise ModelLoadError(f"{prefix}{exc.code().name}: {exc.details()}") from None
+            raise ModelLoadError(self._load_error(exc)) from None
         if reply.sizeInBytes > 0:
             return int(reply.sizeInBytes)
         try:
@@ -124,6 +123,13 @@ class MmeshAdapter:
         finally:
             if self.uses_storage_helper:
                 await asyncio.to_thread(Puller.remove, model_id, self._instance.models_dir)
+
+    def _load_error(self, exc: grpc.aio.AioRpcError) -> str:
+        """The runtime's error as ModelMesh reports it: through the puller (Go's error text wrapped), or as is."""
+        if not self.uses_storage_helper:
+            return f"{exc.code().name}: {exc.details()}"
+        return (f"Failed to load model due to model runtime error: rpc error: code = {_go_code(exc.code())} "
+                f"desc = {exc.details()}")
 
     async def close(self) -> None:
         await self._channel.close()
@@ -151,3 +157,10 @@ def _purge_pulled(instance: RuntimeInstance) -> None:
     for entry in instance.models_dir.iterdir():
         if not entry.name.startswith("_"):
             remove_path(entry)
+
+
+def _go_code(code: grpc.StatusCode) -> str:
+    """grpc-go's name of a status code (`codes.Code.String()`): `InvalidArgument`, `Canceled`."""
+    if code == grpc.StatusCode.CANCELLED:
+        return "Canceled"
+    return "".join(word.capitalize() for word in code.name.split("_"))
