@@ -171,7 +171,8 @@ class ApiModels:
             if load_now:
                 await self._ensure_api_load(target, last_used, sync and info is not None)
             return vmodel
-        return await self._retarget(vmodel, target, force=force, load_now=load_now, sync=sync)
+        return await self._retarget(vmodel, target, force=force, load_now=load_now, sync=sync,
+                                    sync_load=sync and info is not None)
 
     def delete_vmodel(self, vmodel_id: str, owner: str | None) -> None:
         vmodel = self.api_vmodel(vmodel_id, owner)
@@ -210,7 +211,9 @@ class ApiModels:
         return vmodel
 
     async def _retarget(self, vmodel: VModel, target: ConcreteModel, *, force: bool, load_now: bool,
-                        sync: bool) -> VModel:
+                        sync: bool, sync_load: bool) -> VModel:
+        """VModelManager's update: `sync` waits for a transition; without one, a load (`loadNow`, or to the
+        active model's scale) is waited for only when the request created the target (`sync_load`)."""
         active, pending = vmodel.active, vmodel.target
         vmodel.model = dataclasses.replace(target.model, name=vmodel.model.name, kind=API_VMODEL_KIND,
                                            owner=vmodel.model.owner)
@@ -218,6 +221,8 @@ class ApiModels:
             vmodel.target = None
             if pending is not None and pending is not active:
                 self._release(pending)
+            if load_now:
+                await self._ensure_api_load(target, target.last_used, sync_load)
             return vmodel
         if pending is not target:
             vmodel.target = target
@@ -228,7 +233,7 @@ class ApiModels:
             vmodel.active, vmodel.target = target, None
             self._release(active)
             if load_now or copies:
-                await self._ensure_api_load(target, active.last_used, sync)
+                await self._ensure_api_load(target, active.last_used, sync_load)
             return vmodel
         # Transitioning: the target loads, and becomes active once loaded (placement's _complete_transition).
         await self._ensure_api_load(target, max(active.last_used, target.last_used), sync)
