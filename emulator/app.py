@@ -8,10 +8,12 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 import grpc
 
+from ._generated.mmesh.model_mesh_pb2_grpc import add_ModelMeshServicer_to_server
 from .adapters.factory import build_adapters
 from .asgi_server import AsgiServer
 from .control.api import build_api_app
@@ -20,6 +22,8 @@ from .control.object_meta import ObjectMeta
 from .errors import SpecError
 from .launchers.factory import build_launcher
 from .metrics import Metrics
+from .modelmesh_service import SERVICE_NAME as MODELMESH_SERVICE
+from .modelmesh_service import ModelMeshService
 from .placement import Placement
 from .registry import Registry
 from .router import DataPlane
@@ -69,7 +73,9 @@ class Emulator:
         s = self.settings
         try:
             self._grpc_server, self.grpc_port = await start_grpc_server(
-                self.dataplane, s.host, s.grpc_port, s.grpc_max_message_size)
+                self.dataplane, s.host, s.grpc_port, s.grpc_max_message_size,
+                services=[(MODELMESH_SERVICE, partial(add_ModelMeshServicer_to_server,
+                                                      ModelMeshService(self.placement)))])
             if s.rest_proxy_enabled:
                 self._rest_server = AsgiServer(build_rest_app(self.dataplane), s.host, s.rest_port)
                 await self._rest_server.start()

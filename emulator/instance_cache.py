@@ -97,11 +97,12 @@ class InstanceCache:
         self.used_units += weight
         return self._evict_for(model_id)
 
-    def resize(self, model_id: str, weight: int) -> list[str]:
-        """Set an entry's real size once loaded and unpin it; returns the ids evicted."""
+    def resize(self, model_id: str, weight: int, *, loading: bool = False) -> list[str]:
+        """Set an entry's real size once loaded and unpin it (`loading`: a new prediction, still pinned);
+        returns the ids evicted."""
         entry = self._entries[model_id]
         self.used_units += weight - entry.weight
-        entry.weight, entry.pinned = weight, False
+        entry.weight, entry.pinned = weight, loading
         return self._evict_for(model_id)
 
     def touch(self, model_id: str, now: float) -> None:

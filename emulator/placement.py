@@ -16,10 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .adapters import LoadRequest, SpiRuntimeAdapter
 from .errors import EmulatorError, LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
 from .instance_cache import UNIT_SIZE, units
 from .metrics import InstanceGauges, Metrics, ModelCounts
 from .model_state import ConcreteModel, FailureInfo, LoadedCopy, ModelState
+from .placement_api import ApiModelRecord, ApiModels
 from .placement_runtime_changes import RuntimeChanges
 from .placement_scale_to_zero import ScaleToZero
 from .registry import RegisteredModel, Registry
@@ -53,7 +55,7 @@ def _gb(size_bytes: int) -> str:
     return f"{size_bytes / 1024**3:.3f}GiB"
 
 
-class Placement(RuntimeChanges, ScaleToZero):
+class Placement(RuntimeChanges, ScaleToZero, ApiModels):
     def __init__(self, registry: Registry, pool: RuntimePool, puller: Puller, settings: Settings,
                  metrics: Metrics | None = None):
         self._registry = registry
@@ -67,6 +69,8 @@ class Placement(RuntimeChanges, ScaleToZero):
         self._scale_downs: dict[str, asyncio.Task[None]] = {}
         self._rollouts: dict[str, asyncio.Lock] = {}
         self._runtime_tasks: set[asyncio.Task[Any]] = set()
+        self._api_models: dict[str, ApiModelRecord] = {}
+        """Models registered through mmesh.ModelMesh (placement_api.py), by id."""
         self._metrics.observe_state(self._model_counts, self._instance_gauges)
 
     # -- desired state -------------------------------------------------------------------------------
@@ -74,7 +78,9 @@ class Placement(RuntimeChanges, ScaleToZero):
     def on_registry_change(self, event: str, obj: Any) -> None:
         if obj.kind in _MODEL_KINDS:
             key = (obj.metadata.namespace or "", obj.metadata.name)
-            if event == "deleted":
+            if self._vmodel_taken_by_api(key, obj.kind):
+                pass
+            elif event == "deleted":
                 self._delete_vmodel(key)
             else:
                 model = self._registry.model(obj.metadata.name, obj.metadata.namespace)
@@ -284,8 +290,18 @@ class Placement(RuntimeChanges, ScaleToZero):
         try:
             async with asyncio.timeout(timeout_s):
                 config = self._registry.storage_config(registered.namespace) or EMBEDDED_STORAGE_CONFIG
-                storage = resolve_storage(registered.predictor.storage_location(), config)
-                pulled = await self._puller.pull(model.model_id, storage, handle.instance.models_dir)
+                location = registered.predictor.storage_location()
+
+                async def pull() -> PulledModel:
+                    return await self._puller.pull(model.model_id, resolve_storage(location, config),
+                                                   handle.instance.models_dir)
+
+                if isinstance(handle.adapter, SpiRuntimeAdapter):
+                    return await handle.adapter.load_request(LoadRequest(
+                        model.model_id, registered.type_string or "", location, registered.predictor.model_type,
+                        pull, lambda size: self._reserve_predicted(model, handle, size),
+                        self.api_model_key(model.model_id)))
+                pulled = await pull()
                 self._check_predicted_size(model, handle, pulled)
                 return await handle.adapter.load_model(model.model_id, registered.predictor.model_type.name, pulled)
         except TimeoutError:
@@ -299,6 +315,15 @@ class Placement(RuntimeChanges, ScaleToZero):
                 f"Predicted size of {_gb(predicted)} for model {model.model_id} is larger than total effective "
                 f"capacity of {_gb(handle.cache.capacity_bytes)}"
             )
+
+    async def _reserve_predicted(self, model: ConcreteModel, handle: RuntimeHandle, predicted: int) -> None:
+        """A runtime's `predictModelSize` answer becomes the copy's weight until its real size is known."""
+        if not handle.cache.fits(units(predicted)):
+            raise ModelLoadError(
+                f"Predicted size of {_gb(predicted)} for model {model.model_id} is larger than total effective "
+                f"capacity of {_gb(handle.cache.capacity_bytes)}"
+            )
+        await self._evict(handle, handle.cache.resize(model.model_id, units(predicted), loading=True))
 
     def _choose_runtime(self, candidates: list[ServingRuntime]) -> ServingRuntime:
         running = {runtime_key(handle.runtime) for handle in self._pool.handles()}
@@ -412,6 +437,8 @@ class Placement(RuntimeChanges, ScaleToZero):
 
     def _retire(self, model: ConcreteModel) -> None:
         """Forget a concrete model and unload all its copies in the background."""
+        if self._keeps_registered(model):
+            return
         if self._models.get(model.model_id) is model:
             del self._models[model.model_id]
         self._spawn(self._unload_model(model), f"unload {model.model_id}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import grpc
 
-from .adapters import AdapterFactory, RuntimeAdapter, RuntimeStatus
+from .adapters import SPI_ADAPTER, AdapterFactory, RuntimeAdapter, RuntimeStatus
 from .errors import RuntimeStartError, UnsupportedError
 from .instance_cache import InstanceCache
 from .launchers import Launcher, RuntimeInstance
@@ -225,7 +225,8 @@ class RuntimePool:
         return handle
 
     async def _start(self, runtime: ServingRuntime) -> RuntimeHandle:
-        server_type = runtime.spec.built_in_adapter.server_type if runtime.spec.built_in_adapter else None
+        # No builtInAdapter: the runtime's own container speaks mmesh.ModelRuntime.
+        server_type = runtime.spec.built_in_adapter.server_type if runtime.spec.built_in_adapter else SPI_ADAPTER
         factory = self._adapters.get(server_type or "")
         if factory is None:
             raise UnsupportedError(

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     """Load a model as soon as it is applied, as ModelMesh's `loadNow`; False loads on first request only."""
 
     runtime_startup_timeout_s: float = 180.0
-    """How long a runtime instance may take to become ready (`MODEL_SERVICE_STARTUP_TIMEOUT_SECS`)."""
+    """How long a runtime instance may take to become ready (`MODEL_SERVICE_STARTUP_TIMEOUT_SECS`); a runtime
+    without builtInAdapter must answer `runtimeStatus` READY within it ("Model server container did not start
+    after N seconds")."""
 
     runtime_stop_grace_s: float = 90.0
     """Grace period between SIGTERM and kill when stopping a runtime (`terminationGracePeriodSeconds`)."""

@@ -138,6 +138,9 @@ def test_serve_prints_kubectl_lines_for_what_it_applied(cli_served: Served) -> N
     assert [line for line in startup if " created" in line] == [
         "servingruntime.serving.kserve.io/custom-mnist-0.x created",
         "clusterservingruntime.serving.kserve.io/mlserver-1.x created",
+        "inferenceservice.serving.kserve.io/example-linear created",
+        "servingruntime.serving.kserve.io/mmesh-never-ready created",
+        "servingruntime.serving.kserve.io/mmesh-example-0.x created",
         "inferenceservice.serving.kserve.io/example-custom-mnist-runtime created",
         "inferenceservice.serving.kserve.io/example-custom-mnist created",
         "inferenceservice.serving.kserve.io/example-sklearn-mnist-svm created",
@@ -148,7 +151,7 @@ def test_grpcurl_lists_services_through_reflection(cli_served: Served) -> None:
     out = _run(f"grpcurl -plaintext localhost:{cli_served.grpc_port} list")
 
     assert out.split() == ["grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
-                           "inference.GRPCInferenceService"]
+                           "inference.GRPCInferenceService", "mmesh.ModelMesh"]
 
 
 def test_grpcurl_describes_the_inference_service_through_reflection(cli_served: Served) -> None:

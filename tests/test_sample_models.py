@@ -46,7 +46,8 @@ def _manifests(folder: Path, pattern: str) -> dict[str, dict[str, Any]]:
 
 
 ISVCS = _manifests(SAMPLES, "*.yaml")
-RUNTIME_OBJECTS = _manifests(RUNTIMES, "**/*.yaml")
+RUNTIME_OBJECTS = {name: doc for name, doc in _manifests(RUNTIMES, "**/*.yaml").items()
+                   if doc["kind"] in ("ServingRuntime", "ClusterServingRuntime")}
 
 
 def _load_json(name: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Adapters speak to a runtime's management API the way ModelMesh's built-in adapters do."""
 
-from .base import AdapterFactory, RuntimeAdapter, RuntimeStatus
+from .base import SPI_ADAPTER, AdapterFactory, LoadRequest, RuntimeAdapter, RuntimeStatus, SpiRuntimeAdapter
 
-__all__ = ["AdapterFactory", "RuntimeAdapter", "RuntimeStatus"]
+__all__ = ["SPI_ADAPTER", "AdapterFactory", "LoadRequest", "RuntimeAdapter", "RuntimeStatus", "SpiRuntimeAdapter"]

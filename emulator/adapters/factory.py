@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..launchers import RuntimeInstance
 from ..settings import Settings
 from ..spec import ServingRuntime
-from .base import AdapterFactory, RuntimeAdapter
+from .base import SPI_ADAPTER, AdapterFactory, RuntimeAdapter
 
 __all__ = ["build_adapters"]
 
@@ -34,4 +34,9 @@ def build_adapters(settings: Settings) -> dict[str, AdapterFactory]:
 
         return OVMSAdapter(runtime, instance, startup_timeout_s=timeout_s)
 
-    return {"mlserver": mlserver, "triton": triton, "torchserve": torchserve, "ovms": ovms}
+    def mmesh(runtime: ServingRuntime, instance: RuntimeInstance) -> RuntimeAdapter:
+        from .mmesh import MmeshAdapter
+
+        return MmeshAdapter(runtime, instance, startup_timeout_s=timeout_s)
+
+    return {"mlserver": mlserver, "triton": triton, "torchserve": torchserve, "ovms": ovms, SPI_ADAPTER: mmesh}

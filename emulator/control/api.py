@@ -23,6 +23,7 @@ from ..errors import EmulatorError, InvalidArgumentError, SpecError
 from ..spec import Manifest
 from .kube_status import NotFoundError, failure, failure_for, success
 from .manifests import Outcome
+from .modelmesh_view import modelmesh_registrations
 from .render import REDACTED, list_body, to_wire
 from .resources import RESOURCES, Resource, resource_for
 from .tables import TABLE_MEDIA_TYPE, table, wants_table
@@ -183,6 +184,9 @@ class _Api:
     async def runtimes(self, request: Request) -> Response:
         return _json({"kind": "RuntimeList", "apiVersion": "emulator/v1", "items": runtime_instances(self._emulator)})
 
+    async def modelmesh(self, request: Request) -> Response:
+        return _json(modelmesh_registrations(self._emulator))
+
     async def logs(self, request: Request) -> Response:
         name, params = request.path_params["name"], request.query_params
         namespace, instance_id = params.get("namespace"), params.get("instance")
@@ -219,6 +223,7 @@ def build_api_app(emulator: Emulator) -> FastAPI:
     app.add_api_route("/emulator/v1/namespaces/{namespace}/{plural}/{name}/placement", api.placement,
                       methods=["GET"])
     app.add_api_route("/emulator/v1/runtimes", api.runtimes, methods=["GET"])
+    app.add_api_route("/emulator/v1/modelmesh", api.modelmesh, methods=["GET"])
     app.add_api_route("/emulator/v1/runtimes/{name}/logs", api.logs, methods=["GET"])
 
     @app.exception_handler(EmulatorError)

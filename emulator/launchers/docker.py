@@ -218,13 +218,16 @@ class DockerLauncher:
 def _declared_ports(runtime: ServingRuntime) -> dict[str, int]:
     name = runtime.metadata.name
     endpoint = runtime.spec.grpc_data_endpoint
-    data = parse_endpoint(endpoint).port if endpoint else None
+    adapter = runtime.spec.built_in_adapter
+    # No builtInAdapter: the container serves mmesh.ModelRuntime on grpcEndpoint (and inference there too
+    # when there is no grpcDataEndpoint).
+    spi = parse_endpoint(runtime.spec.grpc_endpoint).port if adapter is None and runtime.spec.grpc_endpoint else None
+    data = (parse_endpoint(endpoint).port if endpoint else None) or spi
     if data is None:
         raise UnsupportedError(
             f"ServingRuntime {name!r}: spec.grpcDataEndpoint must be 'port:N' for the docker launcher"
         )
-    adapter = runtime.spec.built_in_adapter
-    management = adapter.runtime_management_port if adapter and adapter.runtime_management_port else data
+    management = adapter.runtime_management_port if adapter and adapter.runtime_management_port else spi or data
     return {"data": data, "management": management}
 
 

@@ -5,7 +5,8 @@ What the emulator overrides, and why (docs/docker.md repeats this for users):
 * `REACHABILITY_ENV[serverType]`: the built-in runtimes bind their servers to 127.0.0.1 (`MLSERVER_HOST`),
   since in a pod only the adapter, in the same network namespace, talks to them. Here the emulator is outside
   the container, so the server must listen on the container's interface: 0.0.0.0.
-* Ports: `grpcDataEndpoint` and `builtInAdapter.runtimeManagementPort` are published on 127.0.0.1 with
+* Ports: `grpcDataEndpoint` and `builtInAdapter.runtimeManagementPort` (without builtInAdapter: `grpcEndpoint`,
+  where the container serves `mmesh.ModelRuntime` itself) are published on 127.0.0.1 with
   random host ports (or, for an emulator in a container, reached on the shared network); nothing else is
   published. The container's own port numbers are unchanged.
 * `/models` is a bind mount of the instance's models directory (an emptyDir in the pod).
@@ -23,6 +24,7 @@ import re
 from typing import Any
 
 from ..spec import Container, ServingRuntime, to_millicores
+from .downward_api import resource_field_value
 
 __all__ = [
     "CONTAINER_MODELS_DIR", "REACHABILITY_ENV", "container_env", "cpu_limit_nano", "expand_references",
@@ -54,12 +56,16 @@ def expand_references(text: str, env: dict[str, str]) -> str:
 
 
 def container_env(runtime: ServingRuntime, container: Container) -> dict[str, str]:
-    """The container's literal env (`valueFrom` entries have no source here), expanded in order as Kubernetes
-    does, then the reachability overrides."""
+    """The container's literal env and `resourceFieldRef` values (other `valueFrom` entries have no source here),
+    expanded in order as Kubernetes does, then the reachability overrides."""
     env: dict[str, str] = {}
     for var in container.env:
         if var.value is not None:
             env[var.name] = expand_references(var.value, env)
+        elif var.value_from is not None:
+            value = resource_field_value(runtime, var.value_from, container)
+            if value is not None:
+                env[var.name] = value
     adapter = runtime.spec.built_in_adapter
     env.update(REACHABILITY_ENV.get(adapter.server_type or "", {}) if adapter else {})
     return env

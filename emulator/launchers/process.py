@@ -28,6 +28,8 @@ from .process_recipes import CONTAINER_MODELS_DIR, RECIPES, LaunchContext, Recip
 
 __all__ = ["SOURCE_ANNOTATION", "ProcessInstance", "ProcessLauncher", "runtime_container"]
 
+SPI_RECIPE = "mmesh"
+
 SOURCE_ANNOTATION = "modelmesh-emulator/source"
 
 
@@ -95,12 +97,13 @@ class ProcessLauncher:
             reap_leftovers(reap_dir)
 
     async def start(self, runtime: ServingRuntime, instance_id: str, work_dir: Path) -> ProcessInstance:
-        server_type = runtime.spec.built_in_adapter.server_type if runtime.spec.built_in_adapter else None
+        # No builtInAdapter: a runtime speaking mmesh.ModelRuntime itself, run from its container's command.
+        server_type = runtime.spec.built_in_adapter.server_type if runtime.spec.built_in_adapter else SPI_RECIPE
         recipe = RECIPES.get(server_type or "")
         if recipe is None:
             raise UnsupportedError(
-                f"ServingRuntime {runtime.metadata.name!r}: the process launcher runs built-in adapter runtimes "
-                f"only (builtInAdapter.serverType {', '.join(RECIPES)}; got {server_type!r}); use the docker launcher"
+                f"ServingRuntime {runtime.metadata.name!r}: the process launcher knows builtInAdapter.serverType "
+                f"{', '.join(k for k in RECIPES if k != SPI_RECIPE)} (got {server_type!r}); use the docker launcher"
             )
         models_dir = work_dir / "models"
         models_dir.mkdir(parents=True, exist_ok=True)
@@ -122,7 +125,7 @@ class ProcessLauncher:
         record_process(work_dir, process.pid, runtime=runtime.metadata.name, instance_id=instance_id)
         data_port = context.host_ports[context.data_port]
         management = (runtime.spec.built_in_adapter.runtime_management_port
-                      if runtime.spec.built_in_adapter else None)
+                      if runtime.spec.built_in_adapter else _declared_port(runtime.spec.grpc_endpoint))
         ports = RuntimePorts(
             data=f"{self._host}:{data_port}",
             management=f"{self._host}:{context.host_ports[management]}" if management else f"{self._host}:{data_port}",
@@ -146,9 +149,10 @@ class ProcessLauncher:
             if var.value is not None:
                 env[var.name] = var.value
 
-        data_port = _declared_port(runtime.spec.grpc_data_endpoint)
         adapter = runtime.spec.built_in_adapter
-        management_port = adapter.runtime_management_port if adapter else None
+        management_port = adapter.runtime_management_port if adapter else _declared_port(runtime.spec.grpc_endpoint)
+        # Without a data endpoint, ModelMesh sends a custom runtime's inference over the management channel.
+        data_port = _declared_port(runtime.spec.grpc_data_endpoint) or (None if adapter else management_port)
         declared = {p for p in (data_port, management_port) if p is not None}
         declared.update(port.container_port for port in container.ports)
         host_ports = {port: free_port(self._host) for port in declared}
@@ -157,10 +161,15 @@ class ProcessLauncher:
                 env[name] = str(host_ports[int(value)])
             elif value == CONTAINER_MODELS_DIR or value.startswith(CONTAINER_MODELS_DIR + "/"):
                 env[name] = str(models_dir) + value[len(CONTAINER_MODELS_DIR):]
+        if adapter is None and management_port is None:
+            raise UnsupportedError(
+                f"ServingRuntime {runtime.metadata.name!r}: spec.grpcEndpoint must be 'port:N' for the process "
+                f"launcher (got {runtime.spec.grpc_endpoint!r}); it is where the runtime serves mmesh.ModelRuntime"
+            )
         if data_port is None:
             raise UnsupportedError(
                 f"ServingRuntime {runtime.metadata.name!r}: spec.grpcDataEndpoint must be 'port:N' "
-                "for the process launcher"
+                "for the process launcher" + ("" if adapter else " (or, without it, spec.grpcEndpoint)")
             )
         return LaunchContext(runtime=runtime, container=container, env=env, host_ports=host_ports,
                              models_dir=models_dir, work_dir=work_dir, host=self._host, data_port=data_port,

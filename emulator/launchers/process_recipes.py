@@ -17,6 +17,10 @@ What each recipe overrides, beyond process.py's port and `/models` remapping (do
 * ovms: no OpenVINO Model Server package exists outside its image: the emulator's stand-in
   (emulator/launchers/ovms_standin: the openvino runtime behind OVMS's APIs) runs with the container's `args`,
   its gRPC/REST ports and bind addresses moved.
+* mmesh (no `builtInAdapter`: the container speaks `mmesh.ModelRuntime` itself): the container's own
+  `command`/`args`, in any language, with `/models` and declared ports remapped in the arguments as in the env;
+  the emulator's Python comes first on PATH (so `python` has grpcio), and env `valueFrom.resourceFieldRef`
+  (`requests.memory`, `limits.memory`, `requests.cpu`, `limits.cpu`) gets its value as the downward API gives it.
 """
 
 from __future__ import annotations
@@ -30,11 +34,19 @@ from pathlib import Path
 
 from ..errors import RuntimeStartError, UnsupportedError
 from ..spec import Container, ServingRuntime
+from .downward_api import resource_field_value
 from .ports import free_port
 from .triton_dist import find_triton, prepare_triton_wrapper
 from .upstream_images import kustomize_image
 
-__all__ = ["RECIPES", "Launch", "LaunchContext", "Recipe", "remap_models_paths"]
+__all__ = [
+    "RECIPES",
+    "Launch",
+    "LaunchContext",
+    "Recipe",
+    "remap_models_paths",
+    "remap_port_word",
+]
 
 CONTAINER_MODELS_DIR = "/models"
 _MLSERVER_EXTRA_PORTS = ("MLSERVER_HTTP_PORT", "MLSERVER_METRICS_PORT")
@@ -173,6 +185,32 @@ def _ovms(ctx: LaunchContext) -> Launch:
     return Launch(argv, ctx.env)
 
 
+def _mmesh(ctx: LaunchContext) -> Launch:
+    name = ctx.runtime.metadata.name
+    if not ctx.container.command and not ctx.container.args:
+        raise UnsupportedError(
+            f"ServingRuntime {name!r}: container {ctx.container.name!r} has no command or args; the process "
+            "launcher runs the container's own command (an image's ENTRYPOINT/CMD is not known without Docker)"
+        )
+    env = ctx.env
+    for var in ctx.container.env:
+        if var.value is None and var.value_from is not None:
+            value = resource_field_value(ctx.runtime, var.value_from, ctx.container)
+            if value is not None:
+                env[var.name] = value
+    env["PATH"] = _path_list(Path(sys.executable).parent, env.get("PATH"))
+    argv = [remap_port_word(word, ctx.host_ports) for word in _container_argv(ctx)]
+    return Launch(argv, env)
+
+
+def remap_port_word(word: str, host_ports: dict[int, int]) -> str:
+    """`8085`, `--port=8085` or `host:8085` naming a declared port → its stand-in."""
+    head, separator, tail = word.rpartition("=") if "=" in word else word.rpartition(":")
+    if tail.isdigit() and int(tail) in host_ports:
+        return f"{head}{separator}{host_ports[int(tail)]}"
+    return word
+
+
 def _path_list(*entries: Path | str | None) -> str:
     return ":".join(str(entry) for entry in entries if entry)
 
@@ -182,5 +220,6 @@ RECIPES: dict[str, Recipe] = {
     "triton": Recipe(_triton),
     "torchserve": Recipe(_torchserve, ("TS_",)),
     "ovms": Recipe(_ovms),
+    "mmesh": Recipe(_mmesh),
 }
-"""One per `builtInAdapter.serverType` the process launcher knows."""
+"""One per `builtInAdapter.serverType` the process launcher knows, and `mmesh` for runtimes without one."""

@@ -77,6 +77,9 @@ class DataPlane:
         if method.startswith("mmesh.ModelRuntime/"):
             raise UnsupportedError(f"Method not found or not permitted: {method}")
         copy = await self._resolve(method, request, metadata)
+        status = copy.handle.status
+        if not status.allow_any_method and method not in status.method_infos:
+            raise UnsupportedError(f"Method not found or not permitted: {method}")
         outgoing = _forward_metadata(metadata, copy.model_id)
         for attempt in range(2):
             payload = self._inject_id(method, request, copy)

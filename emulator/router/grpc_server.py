@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import grpc
@@ -57,8 +58,11 @@ async def _streaming_unsupported(_: object, context: grpc.aio.ServicerContext) -
     await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Streaming not supported yet")
 
 
-async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_message_size: int) -> tuple[
+async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_message_size: int,
+                            services: Sequence[tuple[str, Callable[[grpc.aio.Server], None]]] = ()) -> tuple[
         grpc.aio.Server, int]:
+    """`services`: (full service name, adder) of services served beside the pass-through (and in reflection),
+    such as `mmesh.ModelMesh`."""
     # The size limit is checked per call, so that an oversized message gets ModelMesh's (grpc-java's) error text
     # rather than grpc core's "Received message larger than max (...)".
     server = grpc.aio.server(options=[
@@ -68,8 +72,10 @@ async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_mess
     ])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for _, add_service in services:
+        add_service(server)
     reflection.enable_server_reflection(
-        [INFERENCE_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        [INFERENCE_SERVICE, *(name for name, _ in services), health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
          reflection.SERVICE_NAME], server,
     )
     server.add_generic_rpc_handlers((_PassThrough(dataplane, max_message_size),))

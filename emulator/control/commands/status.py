@@ -16,7 +16,9 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
     command(commands, parents, "status", run=run,
             help="show endpoints, runtime instances and the capacity they use",
             description="Show the emulator's endpoints, then one line per runtime instance: its state, uptime, "
-                        "models and the bytes they use of its capacity (requests.memory - memBufferBytes).")
+                        "models and the bytes they use of its capacity (requests.memory - memBufferBytes); then "
+                        "the models and vmodels registered through ModelMesh's own API (mmesh.ModelMesh on the "
+                        "gRPC port), if any.")
 
 
 def _rows(runtimes: list[dict[str, Any]]) -> list[list[Any]]:
@@ -35,10 +37,24 @@ def _rows(runtimes: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
+def _registrations(registered: dict[str, Any]) -> str:
+    lines = []
+    if registered["models"]:
+        rows = [[m["modelId"], m["type"], m["state"], ",".join(m["instances"]) or "-", ",".join(m["vmodels"]) or "-"]
+                for m in registered["models"]]
+        lines.append(columns(["MODEL (mmesh.ModelMesh)", "TYPE", "STATE", "INSTANCES", "VMODELS"], rows))
+    if registered["vmodels"]:
+        rows = [[v["vModelId"], v["owner"] or "-", v["activeModelId"], v["targetModelId"], v["activeModelState"]]
+                for v in registered["vmodels"]]
+        lines.append(columns(["VMODEL (mmesh.ModelMesh)", "OWNER", "ACTIVE", "TARGET", "ACTIVE STATE"], rows))
+    return "\n\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     with client(args) as api:
         info = api.info()
         runtimes = api.json("GET", "/emulator/v1/runtimes")["items"]
+        registered = api.json("GET", "/emulator/v1/modelmesh")
     print(f"modelmesh-emulator {info['version']}  gRPC {info['grpcUrl']}  REST {info['restUrl'] or '(disabled)'}  "
           f"API {info['apiUrl']}  launcher {info['launcher']}")
     if not runtimes:
@@ -48,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     print(columns(headers, _rows(runtimes)))
     for note in _stand_in_notes(runtimes):
         print(note)
+    if registered["models"] or registered["vmodels"]:
+        print()
+        print(_registrations(registered))
     return 0
 
 
