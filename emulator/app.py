@@ -70,7 +70,8 @@ class Emulator:
             self._grpc_server, self.grpc_port = await start_grpc_server(
                 self.dataplane, s.host, s.grpc_port, s.grpc_max_message_size)
             if s.rest_proxy_enabled:
-                self._rest_server = AsgiServer(build_rest_app(self.dataplane), s.host, s.rest_port)
+                self._rest_server = AsgiServer(build_rest_app(self.dataplane, s.grpc_max_message_size), s.host,
+                                               s.rest_port)
                 await self._rest_server.start()
                 self.rest_port = self._rest_server.port
             if s.metrics_enabled:

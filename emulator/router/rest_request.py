@@ -30,6 +30,9 @@ __all__ = ["MAX_DATA_NESTING", "infer_request_from_json"]
 # The emulator's own bound (Go's encoding/json allows 10000 levels): tensor data nested deeper is refused before
 # the recursive flattening below could exhaust Python's stack. numpy arrays have at most 64 dimensions.
 MAX_DATA_NESTING = 64
+# Large tensors are scanned and copied in slices: every C call stays short, so when a big body is converted on a
+# worker thread (rest_server.OFFLOAD_BYTES) the GIL passes back to the event loop between slices.
+_SLICE = 1 << 14
 
 
 def _kind(value: object) -> str:
@@ -51,6 +54,23 @@ def _type_error(value: object, go_type: str, field: str | None = None) -> RestCo
 def _number_error(value: float, go_type: str, field: str | None = None) -> RestCodecError:
     where = f"Go struct field {field}" if field else "Go value"
     return RestCodecError(f"json: cannot unmarshal number {value!r} into {where} of type {go_type}")
+
+
+def _types(values: list[Any]) -> set[type]:
+    if len(values) <= _SLICE:
+        return set(map(type, values))
+    found: set[type] = set()
+    for start in range(0, len(values), _SLICE):
+        found.update(map(type, values[start:start + _SLICE]))
+    return found
+
+
+def _extend(target: Any, values: list[Any]) -> None:
+    if len(values) <= _SLICE:
+        target.extend(values)
+        return
+    for start in range(0, len(values), _SLICE):
+        target.extend(values[start:start + _SLICE])
 
 
 def _too_deep() -> RestCodecError:
@@ -170,11 +190,11 @@ def _nested_leaves(data: list[Any]) -> tuple[list[Any], int, set[type]]:
             raise _too_deep()
         lists += len(level)
         level = list(chain.from_iterable(level))
-    types = set(map(type, level))
+    types = _types(level)
     if list in types:
         level = []
         lists = _flatten_any(data, level)
-        types = set(map(type, level))
+        types = _types(level)
     return level, lists, types
 
 
@@ -206,11 +226,11 @@ def _fill_numeric(contents: Any, spec: DatatypeSpec, data: Any, shape: list[int]
         if lists != _bracket_count(shape):
             raise RestCodecError("invalid tensor data: invalid nested json arrays")
     else:
-        types = set(map(type, data))
+        types = _types(data)
     values = _checked(data, types, spec)
     target = getattr(contents, spec.field)
     try:
-        target.extend(values)
+        _extend(target, values)
     except ValueError:
         bad = next(v for v in values if not spec.low <= v <= spec.high)
         raise _number_error(bad, spec.go_type) from None
