@@ -11,7 +11,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ..errors import EmulatorError
 from ..v2_protos import dataplane_pb2
-from .dataplane import STREAMING_METHODS, DataPlane
+from .dataplane import ID_EXTRACTION_PATHS, STREAMING_METHODS, DataPlane
 
 __all__ = ["start_grpc_server"]
 
@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 INFERENCE_SERVICE = dataplane_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 _NOT_ROUTED = ("/grpc.reflection.", "/grpc.health.")
+# handlers are kept for these only: any other method name is the client's choice, and a cache would grow with it
+_CACHED_METHODS = frozenset(f"/{method}" for method in (*ID_EXTRACTION_PATHS, *STREAMING_METHODS))
 
 
 class _PassThrough(grpc.GenericRpcHandler):
@@ -37,7 +39,8 @@ class _PassThrough(grpc.GenericRpcHandler):
                 handler = grpc.stream_stream_rpc_method_handler(_streaming_unsupported)
             else:
                 handler = grpc.unary_unary_rpc_method_handler(partial(self._call, method.lstrip("/")))
-            self._handlers[method] = handler
+            if method in _CACHED_METHODS:
+                self._handlers[method] = handler
         return handler
 
     async def _call(self, method: str, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -49,8 +52,13 @@ class _PassThrough(grpc.GenericRpcHandler):
                 method, request, context.invocation_metadata() or (), context.time_remaining()
             )
         except EmulatorError as exc:
-            await context.abort(exc.grpc_code, exc.message)
-            raise  # abort raises; this keeps type checkers satisfied
+            code, message = exc.grpc_code, exc.message
+        except Exception as exc:  # a bug: one log line (traceback at debug level), never grpc's UNKNOWN + traceback
+            log.error("%s failed: %s: %s", method, type(exc).__name__, exc)
+            log.debug("%s failed", method, exc_info=exc)
+            code, message = grpc.StatusCode.INTERNAL, f"{method} failed: {type(exc).__name__}"
+        await context.abort(code, message)
+        raise AssertionError("unreachable: abort raises")
 
 
 async def _streaming_unsupported(_: object, context: grpc.aio.ServicerContext) -> None:
