@@ -102,9 +102,10 @@ def test_small_requests_are_answered_while_a_big_body_is_converted(router: Route
                 small_while_converting += 1
     sender.join()
 
-    assert big[0].status_code == 413
-    assert re.fullmatch(rf"gRPC message exceeds maximum size {LIMIT} \(grpcMaxMessageSizeBytes\): \d+",
-                        big[0].json()["message"])
+    # rest-proxy sends any message; 8033 refuses it (RESOURCE_EXHAUSTED → 429) with grpc-java's text
+    assert big[0].status_code == 429
+    refused = re.fullmatch(rf"gRPC message exceeds maximum size {LIMIT}: (\d+)", big[0].json()["message"])
+    assert refused is not None and int(refused[1]) > 8 * 6_000_000
     # a conversion on the event loop would have held every small request until the big answer was sent
     assert small_while_converting >= 5
 
@@ -127,6 +128,14 @@ def _raw_call(router: RouterProcess, method: str, request: bytes,
             return channel.unary_unary(method)(request, metadata=metadata, timeout=60)
         except grpc.RpcError as exc:
             return exc
+
+
+def test_a_grpc_message_over_the_limit_is_resource_exhausted_with_modelmeshs_text(router: RouterProcess) -> None:
+    error = _raw_call(router, "/inference.GRPCInferenceService/ModelInfer", b"\x0a\x01x" * (LIMIT // 3 + 1))
+
+    assert isinstance(error, grpc.RpcError)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.details() == f"gRPC message exceeds maximum size {LIMIT}: {3 * (LIMIT // 3 + 1)}"
 
 
 @pytest.mark.parametrize(("request_bytes", "cause"), [

@@ -24,7 +24,8 @@ from ..placement import Placement
 from ..runtime_pool import RuntimeHandle
 from .wire import WireFormatError, read_string_field, replace_string_field
 
-__all__ = ["ID_EXTRACTION_PATHS", "STREAMING_METHODS", "DataPlane", "RuntimeCallError"]
+__all__ = ["ID_EXTRACTION_PATHS", "STREAMING_METHODS", "DataPlane", "MessageTooLargeError", "RuntimeCallError",
+           "check_message_size"]
 
 ID_EXTRACTION_PATHS: dict[str, tuple[int, ...]] = {
     "inference.GRPCInferenceService/ModelInfer": (1,),
@@ -45,6 +46,19 @@ class RuntimeCallError(EmulatorError):
         super().__init__(f"{method}: {code.name}: {details}")
         self.grpc_code = code
         self.http_status = 0  # set by the REST router from the gRPC code
+
+
+class MessageTooLargeError(EmulatorError):
+    """A request message over `grpcMaxMessageSizeBytes`, with ModelMesh's (grpc-java's) text; HTTP 429 on REST."""
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    http_status = 429
+
+
+def check_message_size(size: int, limit: int) -> None:
+    """Raise MessageTooLargeError when `size` bytes exceed `limit` (negative: unlimited, as for grpc core)."""
+    if 0 <= limit < size:
+        raise MessageTooLargeError(f"gRPC message exceeds maximum size {limit}: {size}")
 
 
 class DataPlane:

@@ -11,7 +11,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ..errors import EmulatorError
 from ..v2_protos import dataplane_pb2
-from .dataplane import ID_EXTRACTION_PATHS, STREAMING_METHODS, DataPlane
+from .dataplane import ID_EXTRACTION_PATHS, STREAMING_METHODS, DataPlane, check_message_size
 
 __all__ = ["start_grpc_server"]
 
@@ -44,10 +44,8 @@ class _PassThrough(grpc.GenericRpcHandler):
         return handler
 
     async def _call(self, method: str, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        if 0 <= self._max_message_size < len(request):  # negative: unlimited, as for grpc core
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"gRPC message exceeds maximum size {self._max_message_size}: {len(request)}")
         try:
+            check_message_size(len(request), self._max_message_size)
             return await self._dataplane.call(
                 method, request, context.invocation_metadata() or (), context.time_remaining()
             )

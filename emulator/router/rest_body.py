@@ -1,8 +1,8 @@
-"""Reading a REST request body within `grpcMaxMessageSizeBytes`, the limit rest-proxy's gRPC client has too.
+"""Reading a REST request body within `grpcMaxMessageSizeBytes`, the limit 8033 puts on the message made from it.
 
 The body is refused as soon as its Content-Length, or the bytes received so far, pass the limit: an oversized
-body is never buffered whole. rest-proxy itself reads any body and fails when sending the gRPC message (HTTP 429);
-answering 413 before reading is the emulator's own choice.
+body is never buffered whole. Upstream, rest-proxy reads any body and ModelMesh then refuses the message it sends
+(RESOURCE_EXHAUSTED, HTTP 429); answering 413 before reading is the emulator's own choice.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ CLOSE_CONNECTION = (b"connection", b"close")
 
 
 class RequestTooLargeError(EmulatorError):
-    """A request body, or the gRPC message made from it, over the size limit: RESOURCE_EXHAUSTED, HTTP 413."""
+    """A request body over the size limit: RESOURCE_EXHAUSTED, HTTP 413 (Content Too Large)."""
 
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
     http_status = 413

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import EmulatorError
 from ..v2_protos import dataplane_pb2
-from .dataplane import DataPlane
+from .dataplane import DataPlane, check_message_size
 from .rest_body import CLOSE_CONNECTION, RequestTooLargeError, read_body
 from .rest_codec import infer_request_from_json, infer_response_to_json, model_metadata_to_json
 from .rest_fastpath import InferFastPath
@@ -66,9 +66,7 @@ async def infer_json(dataplane: DataPlane, model_name: str, model_version: str |
     """Status and JSON body of `POST /v2/models/{model_name}[/versions/{model_version}]/infer`."""
     try:
         request = await _converted(len(body), _request_bytes, model_name, model_version, body)
-        if 0 <= max_message_size < len(request):
-            raise RequestTooLargeError(
-                f"gRPC message exceeds maximum size {max_message_size} (grpcMaxMessageSizeBytes): {len(request)}")
+        check_message_size(len(request), max_message_size)  # as 8033 checks what rest-proxy sends it
         reply = await dataplane.call(MODEL_INFER, request, ())
         return 200, await _converted(len(reply), _response_json, reply)
     except EmulatorError as exc:
