@@ -57,8 +57,6 @@ def _number_error(value: float, go_type: str, field: str | None = None) -> RestC
 
 
 def _types(values: list[Any]) -> set[type]:
-    if len(values) <= _SLICE:
-        return set(map(type, values))
     found: set[type] = set()
     for start in range(0, len(values), _SLICE):
         found.update(map(type, values[start:start + _SLICE]))
@@ -66,9 +64,6 @@ def _types(values: list[Any]) -> set[type]:
 
 
 def _extend(target: Any, values: list[Any]) -> None:
-    if len(values) <= _SLICE:
-        target.extend(values)
-        return
     for start in range(0, len(values), _SLICE):
         target.extend(values[start:start + _SLICE])
 
