@@ -340,7 +340,7 @@ def _add_input(tensor: Any, item: Any) -> None:
     if datatype == "BYTES":
         content_type = (params or {}).get("content_type")
         data = _bytes_data(item["data"], shape, type(content_type) is str and content_type in BASE64_NAMES)
-        contents.bytes_contents.extend(data)
+        _extend(contents.bytes_contents, data)
     else:
         _fill_numeric(contents, spec, item["data"], shape)
 
