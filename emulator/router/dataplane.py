@@ -167,6 +167,7 @@ class _Timing:
 
 
 def _malformed(method: str, exc: WireFormatError) -> InvalidArgumentError:
+    # The emulator's own answer: upstream's ProtoSplicer throws and grpc-java answers UNKNOWN without the cause.
     return InvalidArgumentError(f"malformed {method.rpartition('/')[2]} request: {exc}")
 
 
@@ -178,6 +179,7 @@ def _read_id(method: str, request: bytes, path: tuple[int, ...]) -> str | None:
 
 
 def _binary_header(name: str, value: str | bytes) -> str:
+    # The emulator's own answer: upstream decodes with replacement characters, then finds no such model (NOT_FOUND).
     try:
         raw = value if isinstance(value, bytes) else base64.b64decode(value)
         return raw.decode("utf-8")
