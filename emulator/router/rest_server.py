@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import EmulatorError
 from ..v2_protos import dataplane_pb2
 from .dataplane import DataPlane, check_message_size
-from .rest_body import CLOSE_CONNECTION, RequestTooLargeError, read_body
+from .rest_body import RequestTooLargeError, read_body
 from .rest_codec import infer_request_from_json, infer_response_to_json, model_metadata_to_json
 from .rest_fastpath import InferFastPath
 from .status_map import error_json, http_status
@@ -83,7 +83,7 @@ def _fastapi_app(dataplane: DataPlane, max_message_size: int) -> FastAPI:
             body = await read_body(request.scope, request.receive, max_message_size)
         except RequestTooLargeError as exc:
             return Response(error_json(exc.grpc_code, exc.message), status_code=exc.http_status, media_type=_JSON,
-                            headers=dict([CLOSE_CONNECTION]))
+                            headers={"connection": "close"})
         status, payload = await infer_json(dataplane, model_name, model_version, body or b"",
                                            max_message_size=max_message_size)
         return Response(payload, status_code=status, media_type=_JSON)
