@@ -138,6 +138,16 @@ def test_a_grpc_message_over_the_limit_is_resource_exhausted_with_modelmeshs_tex
     assert error.details() == f"gRPC message exceeds maximum size {LIMIT}: {3 * (LIMIT // 3 + 1)}"
 
 
+def test_a_100_mb_grpc_message_is_refused_without_being_buffered(router: RouterProcess) -> None:
+    before = router.rss_bytes()
+
+    error = _raw_call(router, "/inference.GRPCInferenceService/ModelInfer", b"\x0a\x01x" * (100 * MiB // 3))
+
+    assert isinstance(error, grpc.RpcError)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert router.rss_bytes() - before < 32 * MiB  # it held the whole 100 MB before
+
+
 @pytest.mark.parametrize(("request_bytes", "cause"), [
     (b"\x0a\x05ab", "length-delimited field at offset 0 runs past its message"),
     (b"\x0a\x02\xff\xfe", "string field at path [1] is not valid UTF-8"),

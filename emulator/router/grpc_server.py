@@ -63,12 +63,17 @@ async def _streaming_unsupported(_: object, context: grpc.aio.ServicerContext) -
     await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Streaming not supported yet")
 
 
+def _core_receive_limit(max_message_size: int) -> int:
+    return -1 if max_message_size < 0 else min(2 * max_message_size, 2**31 - 1)
+
+
 async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_message_size: int) -> tuple[
         grpc.aio.Server, int]:
     # The size limit is checked per call, so that an oversized message gets ModelMesh's (grpc-java's) error text
-    # rather than grpc core's "Received message larger than max (...)".
+    # rather than grpc core's "Received message larger than max (...)". Core still refuses, from the length prefix
+    # and before buffering it, any message over twice the limit: that one gets core's text.
     server = grpc.aio.server(options=[
-        ("grpc.max_receive_message_length", -1),
+        ("grpc.max_receive_message_length", _core_receive_limit(max_message_size)),
         ("grpc.max_send_message_length", -1),
         ("grpc.so_reuseport", 0),
     ])
