@@ -77,7 +77,8 @@ class Emulator:
                 services=[(MODELMESH_SERVICE, partial(add_ModelMeshServicer_to_server,
                                                       ModelMeshService(self.placement)))])
             if s.rest_proxy_enabled:
-                self._rest_server = AsgiServer(build_rest_app(self.dataplane), s.host, s.rest_port)
+                self._rest_server = AsgiServer(build_rest_app(self.dataplane, s.grpc_max_message_size), s.host,
+                                               s.rest_port)
                 await self._rest_server.start()
                 self.rest_port = self._rest_server.port
             if s.metrics_enabled:

@@ -10,13 +10,16 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["InstanceGauges", "Metrics", "ModelCounts"]
+__all__ = ["OTHER_METHODS", "InstanceGauges", "Metrics", "ModelCounts"]
 
 _MS_BUCKETS = (0.5, 1, 2, 5, 10, 20, 50, 75, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 60000, 120000, 300000)
 _SIZE_BUCKETS = tuple(128 * 4**i for i in range(8))
 _MODEL_SIZE_BUCKETS = tuple(256 * 1024 * 4**i for i in range(8))
 _AGE_BUCKETS = tuple(s * 1000 for s in (30, 300, 900, 3600, 14400, 43200, 86400, 604800, 2592000, 7776000))
 _REQUEST_LABELS = ("method", "code")
+# The `method` label of every method that is neither configured (ModelInfer, …) nor declared by the runtime that
+# served it: clients choose method names, so each would otherwise add label sets without bound. Emulator's own.
+OTHER_METHODS = "other"
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,10 @@ class Metrics:
                       instances: Callable[[], Iterable[InstanceGauges]]) -> None:
         self.registry.register(_StateCollector(models, instances))
 
-    def observe_request(self, method: str, code: str, millis: float, request_bytes: int, response_bytes: int,
-                        invoke_millis: float | None) -> None:
-        short = method.rpartition("/")[2]
+    def observe_request(self, method: str | None, code: str, millis: float, request_bytes: int,
+                        response_bytes: int, invoke_millis: float | None) -> None:
+        """One external request; `method` None counts it under OTHER_METHODS."""
+        short = OTHER_METHODS if method is None else method.rpartition("/")[2]
         self.api_request.labels(short, code).observe(millis)
         self.request_size.labels(short, code).observe(request_bytes)
         if code == "OK":

@@ -21,6 +21,7 @@ from emulator.router.rest_codec import (
     infer_response_to_json,
     model_metadata_to_json,
 )
+from emulator.router.rest_request import MAX_DATA_NESTING
 from emulator.router.status_map import GRPC_TO_HTTP, error_body, http_status
 
 DIGIT = [0.0, 0.0, 1.0, 11.0, 14.0, 15.0, 3.0, 0.0, 0.0, 1.0, 13.0, 16.0, 12.0, 16.0, 8.0, 0.0,
@@ -140,6 +141,34 @@ def test_nested_data_bracket_count_must_fit_the_shape() -> None:
 def test_nested_data_with_one_dimensional_shape_is_a_type_error() -> None:
     message = "json: cannot unmarshal array into Go value of type float32"
     assert _codec_error("FP32", [3], [[1, 2, 3]]) == message
+
+
+def _nested(depth: int, leaf: str) -> str:
+    """JSON text of `leaf` inside `depth` arrays (written out: json.dumps itself recurses)."""
+    return "[" * depth + leaf + "]" * depth
+
+
+@pytest.mark.parametrize("datatype", ["FP32", "INT64", "BYTES"])
+@pytest.mark.parametrize("regular", [True, False], ids=["regular", "irregular"])
+def test_data_nested_past_the_bound_is_refused_by_name_not_by_a_recursion_error(datatype: str, regular: bool) -> None:
+    leaf = '"YQ=="' if datatype == "BYTES" else "1"
+    too_deep = 1000  # the depth that reached Python's recursion limit: a plain-text 500 before
+    data = _nested(too_deep, leaf) if regular else f"[{_nested(too_deep, leaf)},{leaf}]"
+    shape = [1] * (too_deep if datatype != "BYTES" else too_deep - 1)
+    body = f'{{"inputs":[{{"name":"x","datatype":"{datatype}","shape":{shape},"data":{data}}}]}}'
+
+    with pytest.raises(RestCodecError) as caught:
+        infer_request_from_json("m", None, body.encode())
+
+    assert caught.value.message == \
+        f"invalid tensor data: exceeded max depth: arrays nested more than {MAX_DATA_NESTING} deep"
+
+
+def test_data_nested_as_deep_as_the_bound_is_accepted() -> None:
+    body = f'{{"inputs":[{{"name":"x","datatype":"INT64","shape":{[1] * MAX_DATA_NESTING},' \
+           f'"data":{_nested(MAX_DATA_NESTING, "7")}}}]}}'
+    request = infer_request_from_json("m", None, body.encode())
+    assert list(request.inputs[0].contents.int64_contents) == [7]
 
 
 def test_element_count_is_left_to_the_runtime_like_rest_proxy() -> None:

@@ -9,6 +9,7 @@ rewrites the model-name field to the concrete id where the runtime asks for it (
 from __future__ import annotations
 
 import base64
+import binascii
 import time
 import weakref
 from collections.abc import Sequence
@@ -21,9 +22,10 @@ from ..metrics import Metrics
 from ..model_state import LoadedCopy
 from ..placement import Placement
 from ..runtime_pool import RuntimeHandle
-from .wire import read_string_field, replace_string_field
+from .wire import WireFormatError, read_string_field, replace_string_field
 
-__all__ = ["ID_EXTRACTION_PATHS", "STREAMING_METHODS", "DataPlane", "RuntimeCallError"]
+__all__ = ["ID_EXTRACTION_PATHS", "STREAMING_METHODS", "DataPlane", "MessageTooLargeError", "RuntimeCallError",
+           "check_message_size"]
 
 ID_EXTRACTION_PATHS: dict[str, tuple[int, ...]] = {
     "inference.GRPCInferenceService/ModelInfer": (1,),
@@ -46,12 +48,26 @@ class RuntimeCallError(EmulatorError):
         self.http_status = 0  # set by the REST router from the gRPC code
 
 
+class MessageTooLargeError(EmulatorError):
+    """A request message over `grpcMaxMessageSizeBytes`, with ModelMesh's (grpc-java's) text; HTTP 429 on REST."""
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    http_status = 429
+
+
+def check_message_size(size: int, limit: int) -> None:
+    """Raise MessageTooLargeError when `size` bytes exceed `limit` (negative: unlimited, as for grpc core)."""
+    if 0 <= limit < size:
+        raise MessageTooLargeError(f"gRPC message exceeds maximum size {limit}: {size}")
+
+
 class DataPlane:
     def __init__(self, placement: Placement, namespace: str, metrics: Metrics | None = None):
         self._placement = placement
         self._namespace = namespace
         self._metrics = metrics
-        # one multicallable per runtime instance and method, made on first use; dropped with the instance's handle
+        # one multicallable per runtime instance and known method (configured or declared by the runtime), made on
+        # first use and dropped with the instance's handle; other method names are client-chosen, so never cached
         self._callables: weakref.WeakKeyDictionary[RuntimeHandle, dict[str, grpc.aio.UnaryUnaryMultiCallable]] = (
             weakref.WeakKeyDictionary())
 
@@ -68,16 +84,22 @@ class DataPlane:
         except EmulatorError as exc:
             code = exc.grpc_code.name
             raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL.name
+            raise
         finally:
-            self._metrics.observe_request(method, code, (time.perf_counter() - timing.started) * 1000,
-                                          len(request), len(reply), timing.invoke_ms)
+            self._metrics.observe_request(method if timing.known_method else None, code,
+                                          (time.perf_counter() - timing.started) * 1000, len(request), len(reply),
+                                          timing.invoke_ms)
 
     async def _call(self, method: str, request: bytes, metadata: Metadata, timeout: float | None,
                     timing: _Timing) -> bytes:
         if method.startswith("mmesh.ModelRuntime/"):
             raise UnsupportedError(f"Method not found or not permitted: {method}")
+        timing.known_method = method in ID_EXTRACTION_PATHS
         copy = await self._resolve(method, request, metadata)
         status = copy.handle.status
+        timing.known_method = timing.known_method or method in status.method_infos
         if not status.allow_any_method and method not in status.method_infos:
             raise UnsupportedError(f"Method not found or not permitted: {method}")
         outgoing = _forward_metadata(metadata, copy.model_id)
@@ -99,6 +121,8 @@ class DataPlane:
         raise AssertionError("unreachable")
 
     def _callable(self, handle: RuntimeHandle, method: str) -> grpc.aio.UnaryUnaryMultiCallable:
+        if method not in ID_EXTRACTION_PATHS and method not in handle.status.method_infos:
+            return handle.data_channel.unary_unary(f"/{method}")
         by_method = self._callables.get(handle)
         if by_method is None:
             by_method = self._callables[handle] = {}
@@ -110,7 +134,7 @@ class DataPlane:
     async def _resolve(self, method: str, request: bytes, metadata: Metadata) -> LoadedCopy:
         path = ID_EXTRACTION_PATHS.get(method)
         if path is not None:
-            vmodel_id = read_string_field(request, path)
+            vmodel_id = _read_id(method, request, path)
             if vmodel_id:
                 return await self._placement.route(vmodel_id, self._namespace)
         headers = _model_headers(metadata)
@@ -130,15 +154,40 @@ class DataPlane:
     @staticmethod
     def _inject_id(method: str, request: bytes, copy: LoadedCopy) -> bytes:
         path = copy.handle.status.method_infos.get(method)
-        if path:
+        if not path:
+            return request
+        try:
             return replace_string_field(request, path, copy.model_id)
-        return request
+        except WireFormatError as exc:
+            raise _malformed(method, exc) from None
 
 
 @dataclass
 class _Timing:
     started: float = field(default_factory=time.perf_counter)
     invoke_ms: float | None = None
+    known_method: bool = False  # metrics label the method by name only when it is known (bounded label values)
+
+
+def _malformed(method: str, exc: WireFormatError) -> InvalidArgumentError:
+    # The emulator's own answer: upstream's ProtoSplicer throws and grpc-java answers UNKNOWN without the cause.
+    return InvalidArgumentError(f"malformed {method.rpartition('/')[2]} request: {exc}")
+
+
+def _read_id(method: str, request: bytes, path: tuple[int, ...]) -> str | None:
+    try:
+        return read_string_field(request, path)
+    except WireFormatError as exc:
+        raise _malformed(method, exc) from None
+
+
+def _binary_header(name: str, value: str | bytes) -> str:
+    # The emulator's own answer: upstream decodes with replacement characters, then finds no such model (NOT_FOUND).
+    try:
+        raw = value if isinstance(value, bytes) else base64.b64decode(value)
+        return raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidArgumentError(f"header {name} must be base64-encoded UTF-8") from None
 
 
 def _model_headers(metadata: Metadata) -> dict[str, list[str]]:
@@ -146,8 +195,7 @@ def _model_headers(metadata: Metadata) -> dict[str, list[str]]:
     for key, value in metadata:
         name = key.lower()
         if name in ("mm-vmodel-id-bin", "mm-model-id-bin"):
-            raw = value if isinstance(value, bytes) else base64.b64decode(value)
-            found.setdefault(name.removesuffix("-bin"), []).append(raw.decode("utf-8"))
+            found.setdefault(name.removesuffix("-bin"), []).append(_binary_header(name, value))
         elif name in ("mm-vmodel-id", "mm-model-id", "tas-model-id"):
             text = value.decode() if isinstance(value, bytes) else value
             found.setdefault("mm-model-id" if name == "tas-model-id" else name, []).append(text)

@@ -12,7 +12,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ..errors import EmulatorError
 from ..v2_protos import dataplane_pb2
-from .dataplane import STREAMING_METHODS, DataPlane
+from .dataplane import ID_EXTRACTION_PATHS, STREAMING_METHODS, DataPlane, check_message_size
 
 __all__ = ["start_grpc_server"]
 
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 INFERENCE_SERVICE = dataplane_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 _NOT_ROUTED = ("/grpc.reflection.", "/grpc.health.")
+# handlers are kept for these only: any other method name is the client's choice, and a cache would grow with it
+_CACHED_METHODS = frozenset(f"/{method}" for method in (*ID_EXTRACTION_PATHS, *STREAMING_METHODS))
 
 
 class _PassThrough(grpc.GenericRpcHandler):
@@ -38,24 +40,32 @@ class _PassThrough(grpc.GenericRpcHandler):
                 handler = grpc.stream_stream_rpc_method_handler(_streaming_unsupported)
             else:
                 handler = grpc.unary_unary_rpc_method_handler(partial(self._call, method.lstrip("/")))
-            self._handlers[method] = handler
+            if method in _CACHED_METHODS:
+                self._handlers[method] = handler
         return handler
 
     async def _call(self, method: str, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        if 0 <= self._max_message_size < len(request):  # negative: unlimited, as for grpc core
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"gRPC message exceeds maximum size {self._max_message_size}: {len(request)}")
         try:
+            check_message_size(len(request), self._max_message_size)
             return await self._dataplane.call(
                 method, request, context.invocation_metadata() or (), context.time_remaining()
             )
         except EmulatorError as exc:
-            await context.abort(exc.grpc_code, exc.message)
-            raise  # abort raises; this keeps type checkers satisfied
+            code, message = exc.grpc_code, exc.message
+        except Exception as exc:  # a bug: one log line (traceback at debug level), never grpc's UNKNOWN + traceback
+            log.error("%s failed: %s: %s", method, type(exc).__name__, exc)
+            log.debug("%s failed", method, exc_info=exc)
+            code, message = grpc.StatusCode.INTERNAL, f"{method} failed: {type(exc).__name__}"
+        await context.abort(code, message)
+        raise AssertionError("unreachable: abort raises")
 
 
 async def _streaming_unsupported(_: object, context: grpc.aio.ServicerContext) -> None:
     await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Streaming not supported yet")
+
+
+def _core_receive_limit(max_message_size: int) -> int:
+    return -1 if max_message_size < 0 else min(2 * max_message_size, 2**31 - 1)
 
 
 async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_message_size: int,
@@ -64,9 +74,10 @@ async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_mess
     """`services`: (full service name, adder) of services served beside the pass-through (and in reflection),
     such as `mmesh.ModelMesh`."""
     # The size limit is checked per call, so that an oversized message gets ModelMesh's (grpc-java's) error text
-    # rather than grpc core's "Received message larger than max (...)".
+    # rather than grpc core's "Received message larger than max (...)". Core still refuses, from the length prefix
+    # and before buffering it, any message over twice the limit: that one gets core's text.
     server = grpc.aio.server(options=[
-        ("grpc.max_receive_message_length", -1),
+        ("grpc.max_receive_message_length", _core_receive_limit(max_message_size)),
         ("grpc.max_send_message_length", -1),
         ("grpc.so_reuseport", 0),
     ])

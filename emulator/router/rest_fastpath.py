@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .dataplane import DataPlane
+from .rest_body import CLOSE_CONNECTION, RequestTooLargeError, read_body
+from .status_map import error_json
 
 __all__ = ["INFER_PATH", "InferFastPath"]
 
@@ -27,34 +29,31 @@ InferJson = Callable[[DataPlane, str, str | None, bytes], Awaitable[tuple[int, b
 _CONTENT_TYPE = (b"content-type", b"application/json")
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None when the client disconnected first."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+async def _respond(send: Send, status: int, payload: bytes, *headers: tuple[bytes, bytes]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(payload)).encode()), _CONTENT_TYPE, *headers]})
+    await send({"type": "http.response.body", "body": payload})
 
 
 class InferFastPath:
-    def __init__(self, app: App, dataplane: DataPlane, infer_json: InferJson):
+    def __init__(self, app: App, dataplane: DataPlane, infer_json: InferJson, max_body_size: int = -1):
         self.app = app
         self._dataplane = dataplane
         self._infer_json = infer_json
+        self._max_body_size = max_body_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
             match = INFER_PATH.fullmatch(scope["path"])
             if match is not None:
-                body = await _read_body(receive)
+                try:
+                    body = await read_body(scope, receive, self._max_body_size)
+                except RequestTooLargeError as exc:
+                    await _respond(send, exc.http_status, error_json(exc.grpc_code, exc.message), CLOSE_CONNECTION)
+                    return
                 if body is None:
                     return
                 status, payload = await self._infer_json(self._dataplane, match[1], match[2], body)
-                await send({"type": "http.response.start", "status": status,
-                            "headers": [(b"content-length", str(len(payload)).encode()), _CONTENT_TYPE]})
-                await send({"type": "http.response.body", "body": payload})
+                await _respond(send, status, payload)
                 return
         await self.app(scope, receive, send)

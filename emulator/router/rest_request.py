@@ -25,7 +25,14 @@ from .rest_types import (
     packed_contents,
 )
 
-__all__ = ["infer_request_from_json"]
+__all__ = ["MAX_DATA_NESTING", "infer_request_from_json"]
+
+# The emulator's own bound (Go's encoding/json allows 10000 levels): tensor data nested deeper is refused before
+# the recursive flattening below could exhaust Python's stack. numpy arrays have at most 64 dimensions.
+MAX_DATA_NESTING = 64
+# Large tensors are scanned and copied in slices: every C call stays short, so when a big body is converted on a
+# worker thread (rest_server.OFFLOAD_BYTES) the GIL passes back to the event loop between slices.
+_SLICE = 1 << 14
 
 
 def _kind(value: object) -> str:
@@ -49,6 +56,20 @@ def _number_error(value: float, go_type: str, field: str | None = None) -> RestC
     return RestCodecError(f"json: cannot unmarshal number {value!r} into {where} of type {go_type}")
 
 
+def _types(values: list[Any]) -> set[type]:
+    found: set[type] = set()
+    for start in range(0, len(values), _SLICE):
+        found.update(map(type, values[start:start + _SLICE]))
+    return found
+
+
+def _extend(target: Any, values: list[Any]) -> None:
+    for start in range(0, len(values), _SLICE):
+        target.extend(values[start:start + _SLICE])
+
+
+def _too_deep() -> RestCodecError:
+    return RestCodecError(f"invalid tensor data: exceeded max depth: arrays nested more than {MAX_DATA_NESTING} deep")
 
 
 def _reject_constant(name: str) -> None:
@@ -142,12 +163,14 @@ def _bracket_count(shape: list[int]) -> int:
     return count
 
 
-def _flatten_any(data: list[Any], out: list[Any]) -> int:
-    """Leaves of arbitrarily nested lists into `out`; returns how many lists there were."""
+def _flatten_any(data: list[Any], out: list[Any], level: int = 1) -> int:
+    """Leaves of nested lists (at most MAX_DATA_NESTING deep) into `out`; returns how many lists there were."""
+    if level > MAX_DATA_NESTING:
+        raise _too_deep()
     lists = 1
     for item in data:
         if type(item) is list:
-            lists += _flatten_any(item, out)
+            lists += _flatten_any(item, out, level + 1)
         else:
             out.append(item)
     return lists
@@ -155,15 +178,18 @@ def _flatten_any(data: list[Any], out: list[Any]) -> int:
 
 def _nested_leaves(data: list[Any]) -> tuple[list[Any], int, set[type]]:
     """Go strips every bracket of nested data: the leaves, the number of arrays and the leaf types."""
-    lists, level = 1, data
+    lists, level, depth = 1, data, 1
     while level and type(level[0]) is list and all(type(item) is list for item in level):
+        depth += 1
+        if depth > MAX_DATA_NESTING:
+            raise _too_deep()
         lists += len(level)
         level = list(chain.from_iterable(level))
-    types = set(map(type, level))
+    types = _types(level)
     if list in types:
         level = []
         lists = _flatten_any(data, level)
-        types = set(map(type, level))
+        types = _types(level)
     return level, lists, types
 
 
@@ -195,11 +221,11 @@ def _fill_numeric(contents: Any, spec: DatatypeSpec, data: Any, shape: list[int]
         if lists != _bracket_count(shape):
             raise RestCodecError("invalid tensor data: invalid nested json arrays")
     else:
-        types = set(map(type, data))
+        types = _types(data)
     values = _checked(data, types, spec)
     target = getattr(contents, spec.field)
     try:
-        target.extend(values)
+        _extend(target, values)
     except ValueError:
         bad = next(v for v in values if not spec.low <= v <= spec.high)
         raise _number_error(bad, spec.go_type) from None
@@ -273,6 +299,8 @@ def _bytes_data(data: Any, shape: list[int], b64: bool) -> list[bytes]:
         first = first[0]
     if depth == 0:
         raise RestCodecError("invalid tensor data: not a json array")
+    if depth > MAX_DATA_NESTING:
+        raise _too_deep()
     if type(first) is str:
         if depth != 1 and depth != len(shape):
             raise RestCodecError("data array nesting does not match tensor shape")
@@ -312,7 +340,7 @@ def _add_input(tensor: Any, item: Any) -> None:
     if datatype == "BYTES":
         content_type = (params or {}).get("content_type")
         data = _bytes_data(item["data"], shape, type(content_type) is str and content_type in BASE64_NAMES)
-        contents.bytes_contents.extend(data)
+        _extend(contents.bytes_contents, data)
     else:
         _fill_numeric(contents, spec, item["data"], shape)
 

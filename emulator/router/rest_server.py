@@ -5,8 +5,11 @@ Only the V2 infer and model metadata routes exist; every other path is grpc-gate
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request
@@ -15,45 +18,75 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import EmulatorError
 from ..v2_protos import dataplane_pb2
-from .dataplane import DataPlane
+from .dataplane import DataPlane, check_message_size
+from .rest_body import RequestTooLargeError, read_body
 from .rest_codec import infer_request_from_json, infer_response_to_json, model_metadata_to_json
 from .rest_fastpath import InferFastPath
-from .status_map import error_body, http_status
+from .status_map import error_json, http_status
 
-__all__ = ["build_rest_app", "infer_json"]
+__all__ = ["OFFLOAD_BYTES", "build_rest_app", "infer_json"]
 
 log = logging.getLogger(__name__)
 
 MODEL_INFER = "inference.GRPCInferenceService/ModelInfer"
 MODEL_METADATA = "inference.GRPCInferenceService/ModelMetadata"
 _JSON = "application/json"
-
-
-def _error_json(code: grpc.StatusCode, message: str) -> bytes:
-    return json.dumps(error_body(code, message), separators=(",", ":")).encode()
+# Bodies and replies above this size are converted on a worker thread (tens of ms and more of CPU work).
+OFFLOAD_BYTES = 64 * 1024
 
 
 def _error(code: grpc.StatusCode, message: str, status: int | None = None) -> Response:
-    return Response(_error_json(code, message), status_code=status or http_status(code), media_type=_JSON)
+    return Response(error_json(code, message), status_code=status or http_status(code), media_type=_JSON)
 
 
-async def infer_json(dataplane: DataPlane, model_name: str, model_version: str | None,
-                     body: bytes) -> tuple[int, bytes]:
+def _request_bytes(model_name: str, model_version: str | None, body: bytes) -> bytes:
+    return infer_request_from_json(model_name, model_version, body).SerializeToString()
+
+
+def _response_json(reply: bytes) -> bytes:
+    return infer_response_to_json(dataplane_pb2.ModelInferResponse.FromString(reply))
+
+
+async def _converted(size: int, convert: Callable[..., bytes], *args: Any) -> bytes:
+    """`convert(*args)`, on a worker thread when the input is large, so the loop keeps serving other requests."""
+    if size > OFFLOAD_BYTES:
+        return await asyncio.to_thread(convert, *args)
+    return convert(*args)
+
+
+def _failure(where: str, exc: Exception) -> tuple[int, bytes]:
+    """An unexpected error: one log line (traceback at debug level) and a JSON 500, never a traceback to clients."""
+    log.error("%s failed: %s: %s", where, type(exc).__name__, exc)
+    log.debug("%s failed", where, exc_info=exc)
+    return 500, error_json(grpc.StatusCode.INTERNAL, f"{where} failed: {type(exc).__name__}")
+
+
+async def infer_json(dataplane: DataPlane, model_name: str, model_version: str | None, body: bytes, *,
+                     max_message_size: int = -1) -> tuple[int, bytes]:
     """Status and JSON body of `POST /v2/models/{model_name}[/versions/{model_version}]/infer`."""
     try:
-        proto = infer_request_from_json(model_name, model_version, body)
-        reply = await dataplane.call(MODEL_INFER, proto.SerializeToString(), ())
-        return 200, infer_response_to_json(dataplane_pb2.ModelInferResponse.FromString(reply))
+        request = await _converted(len(body), _request_bytes, model_name, model_version, body)
+        check_message_size(len(request), max_message_size)  # as 8033 checks what rest-proxy sends it
+        reply = await dataplane.call(MODEL_INFER, request, ())
+        return 200, await _converted(len(reply), _response_json, reply)
     except EmulatorError as exc:
-        return http_status(exc.grpc_code), _error_json(exc.grpc_code, exc.message)
+        return exc.http_status or http_status(exc.grpc_code), error_json(exc.grpc_code, exc.message)
+    except Exception as exc:  # the client gets a JSON error, the log one line
+        return _failure(f"REST infer of model {model_name!r}", exc)
 
 
-def _fastapi_app(dataplane: DataPlane) -> FastAPI:
+def _fastapi_app(dataplane: DataPlane, max_message_size: int) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
     async def infer(request: Request, model_name: str, model_version: str | None) -> Response:
-        status, body = await infer_json(dataplane, model_name, model_version, await request.body())
-        return Response(body, status_code=status, media_type=_JSON)
+        try:
+            body = await read_body(request.scope, request.receive, max_message_size)
+        except RequestTooLargeError as exc:
+            return Response(error_json(exc.grpc_code, exc.message), status_code=exc.http_status, media_type=_JSON,
+                            headers={"connection": "close"})
+        status, payload = await infer_json(dataplane, model_name, model_version, body or b"",
+                                           max_message_size=max_message_size)
+        return Response(payload, status_code=status, media_type=_JSON)
 
     async def metadata(model_name: str, model_version: str | None) -> Response:
         try:
@@ -63,6 +96,9 @@ def _fastapi_app(dataplane: DataPlane) -> FastAPI:
                             media_type=_JSON)
         except EmulatorError as exc:
             return _error(exc.grpc_code, exc.message)
+        except Exception as exc:  # the client gets a JSON error, the log one line
+            status, body = _failure(f"REST metadata of model {model_name!r}", exc)
+            return Response(body, status_code=status, media_type=_JSON)
 
     @app.post("/v2/models/{model_name}/infer")
     async def model_infer(request: Request, model_name: str) -> Response:
@@ -89,6 +125,11 @@ def _fastapi_app(dataplane: DataPlane) -> FastAPI:
     return app
 
 
-def build_rest_app(dataplane: DataPlane) -> InferFastPath:
-    """The rest-proxy app: infer requests on the fast path, everything else through FastAPI's routes."""
-    return InferFastPath(_fastapi_app(dataplane), dataplane, infer_json)
+def build_rest_app(dataplane: DataPlane, max_message_size: int = -1) -> InferFastPath:
+    """The rest-proxy app: infer requests on the fast path, everything else through FastAPI's routes.
+
+    `max_message_size` (`grpcMaxMessageSizeBytes`; negative: unlimited) bounds request bodies and the gRPC
+    messages made from them.
+    """
+    infer = partial(infer_json, max_message_size=max_message_size)
+    return InferFastPath(_fastapi_app(dataplane, max_message_size), dataplane, infer, max_message_size)

@@ -7,9 +7,11 @@ EmitUnpopulated=false, so empty fields are left out: `{"code":5,"message":"Not F
 
 from __future__ import annotations
 
+import json
+
 import grpc
 
-__all__ = ["GRPC_TO_HTTP", "error_body", "http_status"]
+__all__ = ["GRPC_TO_HTTP", "error_body", "error_json", "http_status"]
 
 GRPC_TO_HTTP: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.OK: 200,
@@ -46,3 +48,8 @@ def error_body(code: grpc.StatusCode, message: str) -> dict[str, int | str]:
     if message:
         body["message"] = message
     return body
+
+
+def error_json(code: grpc.StatusCode, message: str) -> bytes:
+    """`error_body` serialised as rest-proxy writes it (compact)."""
+    return json.dumps(error_body(code, message), separators=(",", ":")).encode()
