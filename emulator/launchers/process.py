@@ -120,7 +120,14 @@ class ProcessLauncher:
                     f"ServingRuntime {runtime.metadata.name!r}: cannot start {launch.argv[0]}: {exc}"
                 ) from None
         processes = InstanceProcesses.started(process.pid, work_dir)
-        record_process(work_dir, processes, runtime=runtime.metadata.name, instance_id=instance_id)
+        try:
+            record_process(work_dir, processes, runtime=runtime.metadata.name, instance_id=instance_id)
+        except OSError as exc:
+            await processes.stop(grace_s=0)  # unrecorded, a process could outlive the emulator unnoticed
+            await process.wait()
+            raise RuntimeStartError(
+                f"ServingRuntime {runtime.metadata.name!r}: cannot record the runtime process in {work_dir}: {exc}"
+            ) from None
         data_port = context.host_ports[context.data_port]
         management = (runtime.spec.built_in_adapter.runtime_management_port
                       if runtime.spec.built_in_adapter else None)
