@@ -3,6 +3,8 @@ multiprocessing's resource tracker) are counted before and after each way an ins
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import os
 import signal
@@ -42,6 +44,28 @@ def runtime_processes(cache_dir: Path) -> set[int]:
             continue
         if state not in ("Z", "X") and marker in environ:
             found.add(int(entry.name))
+    return found
+
+
+def listening_addresses(pids: set[int]) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses the processes' TCP sockets listen on (/proc/net/tcp and tcp6)."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[len("socket:["):-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                continue
+            packed = bytes.fromhex(fields[1].split(":")[0])
+            words = [packed[i:i + 4][::-1] for i in range(0, len(packed), 4)]  # each 32-bit word is host order
+            found.add(ipaddress.ip_address(b"".join(words)))
     return found
 
 
@@ -165,3 +189,20 @@ def test_after_kill_9_of_mlserver_its_workers_are_stopped_and_sigterm_of_the_emu
     assert served.process.returncode == 0
     assert left == set(), f"left running after the emulator's SIGTERM: {left}"
     assert list(cache_dir.glob(f"*/*/{STATE_FILE}")) == []
+
+
+def test_mlserver_listens_on_127_0_0_1_only_whatever_the_manifest_says(
+        make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
+    settings = make_settings(local_s3_root=sample_s3_root)
+    manifest = runtime_yaml("everywhere", "sklearn", memory="1Gi").replace(
+        '{name: MLSERVER_HOST, value: "127.0.0.1"}', '{name: MLSERVER_HOST, value: "0.0.0.0"}')
+    assert '"0.0.0.0"' in manifest
+    with EmulatorThread(settings) as emu:
+        emu.apply_text(manifest)
+        emu.apply_text(isvc_yaml("on-everywhere", "sklearn", SVM))
+        assert predict(emu, "on-everywhere") == [8]
+        addresses = listening_addresses(runtime_processes(settings.cache_dir))
+
+    # gRPC, HTTP and metrics: MLServer's three servers share MLSERVER_HOST
+    assert addresses, "no listening socket found"
+    assert all((getattr(address, "ipv4_mapped", None) or address).is_loopback for address in addresses), addresses
