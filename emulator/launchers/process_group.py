@@ -1,9 +1,10 @@
 """The processes of one runtime instance, and stopping every one of them.
 
 A runtime process is started in its own session, so it leads a process group that its children join unless they
-start a session of their own. MLServer 1.7.1's children (its inference workers and multiprocessing's resource
-tracker) stay in the group and session and work in the instance's directory; when the leader dies (`kill -9`) they
-live on, orphaned, still in the group.
+start a session of their own. None of the supported servers' children does (checked): MLServer 1.7.1's inference
+worker and multiprocessing's resource tracker, TorchServe 0.12's Java frontend and its Python model workers
+(working in a model directory under the instance's `tmp/`), Triton's Python backend stub. When MLServer's server
+dies (`kill -9`), its worker and tracker live on, orphaned, still in the group.
 
 A process counts as the instance's only when that is provable: the group leader with the recorded pid and start
 time, or a member of that group and session working in the instance's work dir (or below it). A pid reused by an
