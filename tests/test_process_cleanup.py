@@ -206,3 +206,27 @@ def test_mlserver_listens_on_127_0_0_1_only_whatever_the_manifest_says(
     # gRPC, HTTP and metrics: MLServer's three servers share MLSERVER_HOST
     assert addresses, "no listening socket found"
     assert all((getattr(address, "ipv4_mapped", None) or address).is_loopback for address in addresses), addresses
+
+
+def test_a_start_cut_short_by_deleting_the_runtime_or_by_exit_leaves_nothing(
+        make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
+    settings = make_settings(local_s3_root=sample_s3_root)
+    with EmulatorThread(settings) as emu:
+        emu.apply_text(runtime_yaml("cut-short", "sklearn", memory="1Gi"))
+        emu.apply_text(isvc_yaml("on-cut-short", "sklearn", SVM))  # loads on apply: the instance starts
+        started = eventually(lambda: bool(runtime_processes(settings.cache_dir)), timeout=30)
+        still_starting = not emu.call(emu.emulator.pool.handles)
+        emu.delete("servingruntime", "cut-short")
+        gone_after_delete = eventually(lambda: not runtime_processes(settings.cache_dir), timeout=30)
+
+        emu.apply_text(runtime_yaml("cut-short", "sklearn", memory="1Gi"))
+        emu.apply_text(isvc_yaml("on-cut-short-2", "sklearn", SVM))
+        started_again = eventually(lambda: bool(runtime_processes(settings.cache_dir)), timeout=30)
+        still_starting_at_exit = not emu.call(emu.emulator.pool.handles)
+    left_after_exit = runtime_processes(settings.cache_dir)
+
+    assert started and still_starting, "the start was over before the runtime was deleted; nothing to test"
+    assert gone_after_delete, f"left running after the delete: {runtime_processes(settings.cache_dir)}"
+    assert started_again and still_starting_at_exit, "the start was over before the exit; nothing to test"
+    assert left_after_exit == set()
+    assert list(settings.cache_dir.glob(f"*/*/{STATE_FILE}")) == []
