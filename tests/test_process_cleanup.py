@@ -127,28 +127,41 @@ def test_a_runtime_that_never_gets_ready_is_stopped_with_its_workers(
     assert records == []
 
 
-def test_deleting_a_runtime_stops_its_processes_and_exit_leaves_none(
+def test_deleting_or_disabling_a_runtime_stops_its_processes_and_exit_leaves_none(
         make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
     settings = make_settings(local_s3_root=sample_s3_root)
-    with EmulatorThread(settings) as emu:
-        emu.apply_text(runtime_yaml("to-delete", "sklearn", memory="1Gi"))
-        emu.apply_text(isvc_yaml("on-deleted", "sklearn", SVM))
-        assert predict(emu, "on-deleted") == [8]
-        serving = runtime_processes(settings.cache_dir)
-        emu.delete("servingruntime", "to-delete")
-        gone = eventually(lambda: not runtime_processes(settings.cache_dir), timeout=30)
-        # the record goes once the emulator has confirmed that no process is left: just after they are gone
-        records_gone = eventually(lambda: not list(settings.cache_dir.glob(f"*/*/{STATE_FILE}")), timeout=10)
+    enabled = runtime_yaml("to-stop", "sklearn", memory="1Gi")
+    disabled = enabled.replace("\nspec:\n", "\nspec:\n  disabled: true\n")
+    assert "disabled: true" in disabled
 
-        emu.apply_text(runtime_yaml("to-delete", "sklearn", memory="1Gi"))
-        assert predict(emu, "on-deleted") == [8]
+    def all_gone() -> bool:
+        # the record goes once the emulator has confirmed that no process is left: just after they are gone
+        return not runtime_processes(settings.cache_dir) and not list(settings.cache_dir.glob(f"*/*/{STATE_FILE}"))
+
+    with EmulatorThread(settings) as emu:
+        emu.apply_text(enabled)
+        emu.apply_text(isvc_yaml("on-stopped", "sklearn", SVM))
+        assert predict(emu, "on-stopped") == [8]
+        serving = runtime_processes(settings.cache_dir)
+        emu.delete("servingruntime", "to-stop")
+        gone_after_delete = eventually(all_gone, timeout=30)
+
+        emu.apply_text(enabled)
+        assert predict(emu, "on-stopped") == [8]
         serving_again = runtime_processes(settings.cache_dir)
+        emu.apply_text(disabled)
+        gone_after_disable = eventually(all_gone, timeout=30)
+
+        emu.apply_text(enabled)
+        assert predict(emu, "on-stopped") == [8]
+        serving_at_exit = runtime_processes(settings.cache_dir)
     after_exit = runtime_processes(settings.cache_dir)
 
     assert len(serving) >= 2, f"expected MLServer and its worker processes, found {serving}"
-    assert gone, f"left running after the runtime was deleted: {runtime_processes(settings.cache_dir)}"
-    assert records_gone
+    assert gone_after_delete, f"left after the runtime was deleted: {runtime_processes(settings.cache_dir)}"
     assert len(serving_again) >= 2
+    assert gone_after_disable, f"left after the runtime was disabled: {runtime_processes(settings.cache_dir)}"
+    assert len(serving_at_exit) >= 2
     assert after_exit == set()
     assert not any(settings.cache_dir.iterdir()), "the run dir outlived the emulator"
 
