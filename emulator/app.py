@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import secrets
-import shutil
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -21,6 +20,7 @@ from .control.manifests import ManifestSync
 from .control.object_meta import ObjectMeta
 from .errors import SpecError
 from .launchers.factory import build_launcher
+from .launchers.process_reaper import remove_run_dir
 from .metrics import Metrics
 from .modelmesh_service import SERVICE_NAME as MODELMESH_SERVICE
 from .modelmesh_service import ModelMeshService
@@ -108,7 +108,7 @@ class Emulator:
             self._grpc_server = None
         await self.placement.shutdown()
         await self.pool.stop_all()
-        await asyncio.to_thread(shutil.rmtree, self.work_dir, True)
+        await asyncio.to_thread(remove_run_dir, self.work_dir)
 
     @property
     def grpc_url(self) -> str:

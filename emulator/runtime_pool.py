@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 
 from .adapters import SPI_ADAPTER, AdapterFactory, RuntimeAdapter, RuntimeStatus
+from .adapters.runtime_env import adapter_env
 from .errors import RuntimeStartError, UnsupportedError
 from .instance_cache import InstanceCache
 from .launchers import Launcher, RuntimeInstance
@@ -233,16 +234,22 @@ class RuntimePool:
                 f"ServingRuntime {runtime.metadata.name!r}: no adapter for builtInAdapter.serverType "
                 f"{server_type!r} (available: {', '.join(sorted(self._adapters))})"
             )
+        if runtime.spec.built_in_adapter is not None:
+            adapter_env(runtime)  # a configuration the adapter would refuse (no memory request) starts no process
         instance_id = f"{runtime.metadata.name}-{secrets.token_hex(4)}"
         log.info("starting runtime %s instance %s (%s launcher)", runtime.metadata.name, instance_id,
                  self._launcher.name)
         instance = await self._launcher.start(runtime, instance_id, self._work_dir / instance_id)
-        adapter = factory(runtime, instance)
+        adapter: RuntimeAdapter | None = None
         try:
+            adapter = factory(runtime, instance)
             status = await adapter.runtime_status()
         except BaseException as exc:
-            await adapter.close()
-            await instance.stop()
+            # Startup timeout, crash, adapter error, or the start cancelled: nothing may keep running.
+            if adapter is not None:
+                with contextlib.suppress(Exception):
+                    await adapter.close()
+            await _stop_surely(instance)
             if isinstance(exc, grpc.aio.AioRpcError):
                 raise RuntimeStartError(
                     f"runtime {runtime.metadata.name!r} instance {instance_id}: {exc.details()}"
@@ -273,4 +280,14 @@ async def _close(handle: RuntimeHandle) -> None:
     with contextlib.suppress(Exception):
         await handle.data_channel.close()
         await handle.adapter.close()
-    await handle.instance.stop()
+    await _stop_surely(handle.instance)
+
+
+async def _stop_surely(instance: RuntimeInstance) -> None:
+    """Stop the instance even if the task stopping it is cancelled meanwhile (the cancellation is delivered after)."""
+    stopping = asyncio.ensure_future(instance.stop())
+    try:
+        await asyncio.shield(stopping)
+    except asyncio.CancelledError:
+        await asyncio.shield(stopping)
+        raise

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from emulator.launchers.process_reaper import STATE_FILE, reap_leftovers
+from emulator.launchers.process_group import InstanceProcesses
+from emulator.launchers.process_reaper import STATE_FILE, reap_leftovers, remove_run_dir
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
 
 from .conftest import ROOT
+from .model_status import eventually
 from .test_cli_e2e import serve_process
 from .v2_client import grpc_infer, grpc_request
 
@@ -111,3 +113,38 @@ def test_only_processes_proven_to_be_the_recorded_ones_are_stopped(tmp_path: Pat
         for process in (ours, reused):
             process.kill()
             process.wait()
+
+
+def test_the_orphans_of_a_killed_leader_are_stopped_and_a_process_elsewhere_is_not_counted(tmp_path: Path) -> None:
+    leader = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"], cwd=tmp_path, start_new_session=True)
+    elsewhere = subprocess.Popen(["sleep", "60"], cwd="/", start_new_session=True)
+    try:
+        processes = InstanceProcesses.started(leader.pid, tmp_path)
+        assert eventually(lambda: len(processes.members()) == 3, timeout=10)
+        leader.kill()
+        leader.wait()
+        orphans = processes.members()
+
+        stopped = processes.stop_blocking(grace_s=5)
+
+        assert len(orphans) == 2 and leader.pid not in orphans
+        assert stopped
+        assert processes.members() == []
+        assert elsewhere.poll() is None
+    finally:
+        elsewhere.kill()
+        elsewhere.wait()
+
+
+def test_exit_cleanup_keeps_only_the_instance_dirs_whose_processes_were_not_confirmed_gone(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run-1"
+    (run_dir / "stopped" / "models").mkdir(parents=True)
+    (run_dir / "unconfirmed").mkdir()
+    (run_dir / "unconfirmed" / STATE_FILE).write_text("{}")
+
+    remove_run_dir(run_dir)
+
+    assert [path.name for path in run_dir.iterdir()] == ["unconfirmed"]
+    (run_dir / "unconfirmed" / STATE_FILE).unlink()
+    remove_run_dir(run_dir)
+    assert not run_dir.exists()

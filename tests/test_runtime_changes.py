@@ -17,8 +17,9 @@ import pytest
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
 
-from .model_status import isvc_status, wait_until_settled
+from .model_status import eventually, isvc_status, wait_until_settled
 from .test_lifecycle import SVM, digit_request, isvc_yaml, predict, runtime_yaml
+from .test_process_cleanup import runtime_processes
 from .v2_client import grpc_infer
 
 pytestmark = pytest.mark.integration
@@ -86,6 +87,7 @@ def test_a_changed_runtime_spec_replaces_its_instances_and_the_model_keeps_servi
         assert predict(emu, "steady") == [8]
         before = pods(emu)
         old_instance = emu.call(lambda: emu.emulator.pool.handles()[0].instance)
+        old_processes = runtime_processes(emu.emulator.settings.cache_dir)
 
         with Requests(emu, "steady") as requests:
             emu.apply_text(runtime_yaml("rolling", "sklearn", memory="512Mi"))
@@ -93,11 +95,13 @@ def test_a_changed_runtime_spec_replaces_its_instances_and_the_model_keeps_servi
             time.sleep(0.3)
         after = pods(emu)
         status = isvc_status(emu, "steady")
+        old_gone = eventually(lambda: not old_processes & runtime_processes(emu.emulator.settings.cache_dir))
 
     (capacity_before,), (capacity_after,) = before.values(), after.values()
     assert capacity_before - capacity_after == pytest.approx(512 * MIB, rel=0.05), "new memory request"
     assert set(after).isdisjoint(before)
     assert not old_instance.is_running(), "the old instance still runs"
+    assert len(old_processes) >= 2 and old_gone, "the old instance's workers outlived it"
     assert requests.errors == [] and set(requests.answers) == {8}
     assert status["modelStatus"]["states"] == {"activeModelState": "Loaded", "targetModelState": ""}
     assert status["modelStatus"]["copies"] == {"failedCopies": 0, "totalCopies": 1}

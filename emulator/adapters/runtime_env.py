@@ -1,4 +1,13 @@
-"""The built-in adapter's configuration, derived from a ServingRuntime as ModelMesh's controller does (§1.3 d, §5.3)."""
+"""The built-in adapter's configuration, derived from a ServingRuntime as ModelMesh's controller does (§1.3 d, §5.3).
+
+A runtime container without a memory request (or limit) gets no default capacity upstream: the controller sets
+`CONTAINER_MEM_REQ_BYTES` from `resourceFieldRef: requests.memory` (modelmesh-serving
+controllers/modelmesh/runtime.go), which Kubernetes resolves to 0 for an absent request (`ExtractContainerResourceValue`
+on `Requests.Memory()`); the adapter reports `0 - MEM_BUFFER_BYTES` (model-mesh-*-adapter/server/config.go, cast to
+uint64 in `RuntimeStatus`) and ModelMesh refuses any capacity below its minimum ("Reported model capacity ... too
+small relative to advertised default model size", ModelMesh.java `setupMemory`): the pod never becomes ready.
+The emulator refuses such a runtime before starting any process, with an error that says so.
+"""
 
 from __future__ import annotations
 
@@ -66,9 +75,14 @@ def adapter_env(runtime: ServingRuntime) -> AdapterEnv:
             env[var.name] = var.value
     name = runtime.metadata.name
     if "CONTAINER_MEM_REQ_BYTES" not in env:
+        index = runtime.spec.containers.index(container)
         raise RuntimeStartError(
-            f"ServingRuntime {name!r}: container {container.name!r} has no resources.requests.memory; "
-            "the adapter needs it to compute model capacity (CONTAINER_MEM_REQ_BYTES)"
+            f"ServingRuntime {name!r}: container {container.name!r} has no resources.requests.memory (nor "
+            f"limits.memory, which Kubernetes would copy into it), so it has no model capacity: ModelMesh's "
+            f"controller passes the request to the adapter through the downward API (CONTAINER_MEM_REQ_BYTES), "
+            f"which gives 0 for an absent request, and ModelMesh does not start with a capacity of "
+            f"0 - memBufferBytes. Set spec.containers[{index}].resources.requests.memory (the built-in runtimes "
+            f"request 1Gi); no runtime process was started"
         )
     try:
         values = {key: int(value) for key, value in env.items() if key != "RUNTIME_VERSION"}

@@ -12,9 +12,8 @@ says what else it overrides.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import os
-import signal
 from collections import deque
 from pathlib import Path
 
@@ -23,10 +22,13 @@ from ..spec import Container, ServingRuntime, parse_endpoint
 from .base import RuntimePorts
 from .dockerfile_env import dockerfile_env
 from .ports import free_port
+from .process_group import InstanceProcesses
 from .process_reaper import STATE_FILE, reap_leftovers, record_process
 from .process_recipes import CONTAINER_MODELS_DIR, RECIPES, LaunchContext, Recipe
 
 __all__ = ["SOURCE_ANNOTATION", "ProcessInstance", "ProcessLauncher", "runtime_container"]
+
+log = logging.getLogger(__name__)
 
 SPI_RECIPE = "mmesh"
 
@@ -45,13 +47,15 @@ def runtime_container(runtime: ServingRuntime) -> Container:
 
 class ProcessInstance:
     def __init__(self, *, instance_id: str, runtime_name: str, models_dir: Path, ports: RuntimePorts,
-                 process: asyncio.subprocess.Process, log_path: Path, stop_grace_s: float):
+                 process: asyncio.subprocess.Process, processes: InstanceProcesses, log_path: Path,
+                 stop_grace_s: float):
         self.instance_id = instance_id
         self.runtime_name = runtime_name
         self.models_dir = models_dir
         self.container_models_dir = str(models_dir)
         self.ports = ports
         self.process = process
+        self.processes = processes
         self.log_path = log_path
         self._stop_grace_s = stop_grace_s
 
@@ -66,21 +70,17 @@ class ProcessInstance:
             return ""
 
     async def stop(self) -> None:
-        if self.process.returncode is not None:
-            return
-        self._signal_group(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), self._stop_grace_s)
-        except TimeoutError:
-            self._signal_group(signal.SIGKILL)
-            await self.process.wait()
-        # MLServer's worker processes share the group; make sure none outlives its parent.
-        self._signal_group(signal.SIGKILL)
-        (self.log_path.parent / STATE_FILE).unlink(missing_ok=True)
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, sig)
+        """Stop the whole process group (the server and its workers), also when the server itself has died and
+        left its workers behind. `process.json` is removed only once none of them is left."""
+        state_file = self.log_path.parent / STATE_FILE
+        if await self.processes.stop(self._stop_grace_s):
+            if self.process.returncode is None:
+                await self.process.wait()
+            state_file.unlink(missing_ok=True)
+        else:
+            log.warning("runtime %s instance %s: processes %s survived SIGKILL; %s is kept so that the next "
+                        "emulator start stops them", self.runtime_name, self.instance_id,
+                        self.processes.members(), state_file)
 
 
 class ProcessLauncher:
@@ -122,7 +122,15 @@ class ProcessLauncher:
                 raise RuntimeStartError(
                     f"ServingRuntime {runtime.metadata.name!r}: cannot start {launch.argv[0]}: {exc}"
                 ) from None
-        record_process(work_dir, process.pid, runtime=runtime.metadata.name, instance_id=instance_id)
+        processes = InstanceProcesses.started(process.pid, work_dir)
+        try:
+            record_process(work_dir, processes, runtime=runtime.metadata.name, instance_id=instance_id)
+        except OSError as exc:
+            await processes.stop(grace_s=0)  # unrecorded, a process could outlive the emulator unnoticed
+            await process.wait()
+            raise RuntimeStartError(
+                f"ServingRuntime {runtime.metadata.name!r}: cannot record the runtime process in {work_dir}: {exc}"
+            ) from None
         data_port = context.host_ports[context.data_port]
         management = (runtime.spec.built_in_adapter.runtime_management_port
                       if runtime.spec.built_in_adapter else _declared_port(runtime.spec.grpc_endpoint))
@@ -132,7 +140,7 @@ class ProcessLauncher:
         )
         return ProcessInstance(
             instance_id=instance_id, runtime_name=runtime.metadata.name, models_dir=models_dir,
-            ports=ports, process=process, log_path=log_path, stop_grace_s=self._stop_grace_s,
+            ports=ports, process=process, processes=processes, log_path=log_path, stop_grace_s=self._stop_grace_s,
         )
 
     def _context(self, runtime: ServingRuntime, container: Container, recipe: Recipe, models_dir: Path,

@@ -1,10 +1,10 @@
 """Runtime processes run in their own session, so they outlive an emulator that is killed. Each instance's work
 dir records its process group and the emulator that started it (`process.json`); the next emulator using the
-same cache dir stops the groups whose emulator is gone.
+same cache dir stops the groups whose emulator is gone (process_group.py says which processes count as the
+recorded ones).
 
-A process is stopped only when it is provably the one recorded: the group leader with the recorded pid and
-start time, or a member of that group (same session) working in the instance's work dir. A pid reused by an
-unrelated process matches neither.
+A record is removed only once none of its processes is left: an emulator that could not confirm that (or was
+killed before it could) leaves the record, and that instance's directory, for the next one.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import json
 import logging
 import os
 import shutil
-import signal
-import time
 from pathlib import Path
 
-__all__ = ["STATE_FILE", "reap_leftovers", "record_process"]
+from .process_group import InstanceProcesses, process_stat
+
+__all__ = ["STATE_FILE", "reap_leftovers", "record_process", "remove_run_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +26,12 @@ STATE_FILE = "process.json"
 _TERM_GRACE_S = 5.0
 
 
-def record_process(work_dir: Path, pid: int, *, runtime: str, instance_id: str) -> None:
-    """Write the instance's `process.json`: its process group (led by `pid`) and this emulator."""
+def record_process(work_dir: Path, processes: InstanceProcesses, *, runtime: str, instance_id: str) -> None:
+    """Write the instance's `process.json`: its process group and this emulator."""
     state = {
-        "runtime": runtime, "instance": instance_id, "pid": pid, "start": _stat(pid)[2],
-        "owner_pid": os.getpid(), "owner_start": _stat(os.getpid())[2],
-        "boot_id": _boot_id(), "pid_namespace": _pid_namespace(), "work_dir": str(work_dir.resolve()),
+        "runtime": runtime, "instance": instance_id, "pid": processes.leader, "start": processes.start,
+        "owner_pid": os.getpid(), "owner_start": process_stat(os.getpid())[2],
+        "boot_id": _boot_id(), "pid_namespace": _pid_namespace(), "work_dir": processes.work_dir,
     }
     (work_dir / STATE_FILE).write_text(json.dumps(state))
 
@@ -43,21 +43,43 @@ def reap_leftovers(cache_dir: Path) -> list[int]:
     for path in sorted(cache_dir.glob(f"*/*/{STATE_FILE}")):
         try:
             state = json.loads(path.read_text())
-        except (OSError, ValueError):
+            processes = InstanceProcesses(leader=int(state["pid"]), start=state.get("start"),
+                                          work_dir=str(state.get("work_dir", "")))
+        except (OSError, ValueError, KeyError, TypeError):
             continue
         if _owner_alive(state):
             continue
         dead_runs.add(path.parent.parent)
-        if state.get("boot_id") == _boot_id() and _stop_group(state):
+        if state.get("boot_id") == _boot_id() and processes.members():
+            if not processes.stop_blocking(_TERM_GRACE_S):
+                log.warning("leftover runtime processes %s (%s instance %s) survived SIGKILL; %s is kept for the "
+                            "next start", processes.members(), state.get("runtime", "?"), state.get("instance", "?"),
+                            path)
+                continue
             log.warning("stopped leftover runtime process %s (%s instance %s): the emulator that started it "
-                        "(pid %s) is gone", state["pid"], state.get("runtime", "?"), state.get("instance", "?"),
+                        "(pid %s) is gone", processes.leader, state.get("runtime", "?"), state.get("instance", "?"),
                         state.get("owner_pid", "?"))
-            reaped.append(int(state["pid"]))
+            reaped.append(processes.leader)
         path.unlink(missing_ok=True)
     for run_dir in dead_runs:
-        if not any(run_dir.glob(f"*/{STATE_FILE}")):
-            shutil.rmtree(run_dir, ignore_errors=True)
+        remove_run_dir(run_dir)
     return reaped
+
+
+def remove_run_dir(run_dir: Path) -> None:
+    """Remove an emulator's run dir, except the instance dirs whose `process.json` is still there (their processes
+    were not confirmed gone): the next emulator using the cache dir reaps those."""
+    if not run_dir.is_dir():
+        return
+    for entry in run_dir.iterdir():
+        if not (entry / STATE_FILE).exists():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    if not any(run_dir.iterdir()):
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()
 
 
 def _owner_alive(state: dict) -> bool:
@@ -66,55 +88,7 @@ def _owner_alive(state: dict) -> bool:
     if state.get("pid_namespace") != _pid_namespace():
         return True  # an emulator in another pid namespace cannot be checked from here
     owner = state.get("owner_pid")
-    return isinstance(owner, int) and _stat(owner)[2] == state.get("owner_start")
-
-
-def _stop_group(state: dict) -> bool:
-    """SIGTERM the recorded group if any member is provably ours, SIGKILL what is left after a grace period."""
-    if not _members(state):
-        return False
-    pgid = int(state["pid"])
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + _TERM_GRACE_S
-    while _members(state) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _members(state):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-    return True
-
-
-def _members(state: dict) -> list[int]:
-    """Live processes of the recorded group that are provably the recorded instance's."""
-    leader, work_dir = int(state["pid"]), state.get("work_dir", "")
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        process_state, pgrp, start, session = _stat(pid)
-        if process_state in (None, "Z", "X") or pgrp != leader or session != leader:
-            continue
-        if (pid == leader and start == state.get("start")) or _cwd(pid) == work_dir:
-            found.append(pid)
-    return found
-
-
-def _stat(pid: int) -> tuple[str | None, int | None, str | None, int | None]:
-    """(state, process group, start time in clock ticks, session) from /proc/PID/stat; Nones if no process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None, None, None, None
-    return fields[0], int(fields[2]), fields[19], int(fields[3])
-
-
-def _cwd(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        return None
+    return isinstance(owner, int) and process_stat(owner)[2] == state.get("owner_start")
 
 
 def _boot_id() -> str:

@@ -3,17 +3,18 @@
 
 What each recipe overrides, beyond process.py's port and `/models` remapping (docs/runtimes.md repeats this):
 * mlserver: `mlserver start $MLSERVER_MODELS_DIR`, as the image's CMD; MLServer's HTTP and metrics ports get
-  free ports.
+  free ports, and `MLSERVER_HOST` (the one address of its HTTP, gRPC and metrics servers) is the emulator's
+  host, 127.0.0.1, whatever the manifest says: ports are remapped, the address must be too.
 * triton: the container's own `command`/`args` (upstream: `/bin/sh -c 'mkdir -p /models/_triton_models; ...
   exec tritonserver "--model-repository=/models/_triton_models" ...'`) with `/models` remapped. The
   `tritonserver` it execs is a wrapper (first on PATH) that adds what the image has built in or what would
   clash on a shared host: `--backend-directory`, and the gRPC/HTTP/metrics ports and addresses.
 * torchserve: the container's `args` through the image's entrypoint (`eval "$@"`), so the upstream
-  `while [ ! -e "$TS_CONFIG_FILE" ] ...; exec torchserve --start --foreground` runs unchanged. Ports are moved
-  with TorchServe's own `TS_*` variables, honoured because the adapter's config file says
-  `enable_envvars_config=true`; `TMPDIR`/`TEMP` are per instance (TorchServe keeps a pid file and its worker
-  sockets there); and TorchServe >= 0.11's token authorization and model-API switch are turned off and on, as
-  the 0.7.1 image the manifest names behaves.
+  `while [ ! -e "$TS_CONFIG_FILE" ] ...; exec torchserve --start --foreground` runs unchanged. Ports and
+  addresses (127.0.0.1, gRPC's included) are moved with TorchServe's own `TS_*` variables, honoured because the
+  adapter's config file says `enable_envvars_config=true`; `TMPDIR`/`TEMP` are per instance (TorchServe keeps a
+  pid file and its worker sockets there); and TorchServe >= 0.11's token authorization and model-API switch are
+  turned off and on, as the 0.7.1 image the manifest names behaves.
 * ovms: no OpenVINO Model Server package exists outside its image: the emulator's stand-in
   (emulator/launchers/ovms_standin: the openvino runtime behind OVMS's APIs) runs with the container's `args`,
   its gRPC/REST ports and bind addresses moved.
@@ -53,6 +54,7 @@ _MLSERVER_EXTRA_PORTS = ("MLSERVER_HTTP_PORT", "MLSERVER_METRICS_PORT")
 _TRITON_HTTP_PORT, _TRITON_METRICS_PORT = 8000, 8002
 _TS_PORT_ENV = {"TS_GRPC_INFERENCE_PORT": 7070, "TS_GRPC_MANAGEMENT_PORT": 7071}
 _TS_ADDRESS_ENV = ("TS_INFERENCE_ADDRESS", "TS_MANAGEMENT_ADDRESS", "TS_METRICS_ADDRESS")
+_TS_GRPC_ADDRESS_ENV = ("TS_GRPC_INFERENCE_ADDRESS", "TS_GRPC_MANAGEMENT_ADDRESS")
 
 
 @dataclass
@@ -107,6 +109,7 @@ def _mlserver(ctx: LaunchContext) -> Launch:
     env = ctx.env
     for name in _MLSERVER_EXTRA_PORTS:
         env[name] = str(free_port(ctx.host))
+    env["MLSERVER_HOST"] = ctx.host
     models_root = env.setdefault("MLSERVER_MODELS_DIR", str(ctx.models_dir / "_mlserver_models"))
     Path(models_root).mkdir(parents=True, exist_ok=True)
     return Launch([*_mlserver_command(), "start", models_root], env)
@@ -159,6 +162,8 @@ def _torchserve(ctx: LaunchContext) -> Launch:
         env[variable] = str(ctx.host_ports.get(port) or free_port(ctx.host))
     for variable in _TS_ADDRESS_ENV:
         env[variable] = f"http://{ctx.host}:{free_port(ctx.host)}"
+    for variable in _TS_GRPC_ADDRESS_ENV:
+        env[variable] = ctx.host
     env["TS_DISABLE_TOKEN_AUTHORIZATION"] = "true"
     env["TS_ENABLE_MODEL_API"] = "true"
     if ctx.container.command:
