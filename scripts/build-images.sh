@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the emulator's images; works with no container registry (docs/docker.md).
 #
-#   scripts/build-images.sh [IMAGE...]       IMAGE: emulator mlserver custom-mnist s3-server triton (default: all)
+#   scripts/build-images.sh [IMAGE...]       IMAGE: emulator mlserver custom-mnist mmesh-example s3-server triton
+#                                            (default: all; mmesh-example builds on the emulator image)
 #   BASE_IMAGE=python:3.11-slim scripts/build-images.sh     online: upstream base image, packages from PyPI
 #
 # Offline (the default, when BASE_IMAGE is unset):
@@ -27,7 +28,7 @@ CACHE=${MMEMU_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelmesh-emulator/bu
 DEBIAN_IMAGE=modelmesh-emulator/debian:bookworm
 OFFLINE_BASE=modelmesh-emulator/python:3.11-offline
 PYTHON=${PYTHON:-$( [[ -x $ROOT/.venv/bin/python ]] && echo "$ROOT/.venv/bin/python" || echo python3 )}
-ALL_IMAGES=(emulator mlserver custom-mnist s3-server triton)
+ALL_IMAGES=(emulator mlserver custom-mnist mmesh-example s3-server triton)
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -149,6 +150,8 @@ build() {
         mlserver) tag=modelmesh-emulator/mlserver:1.7.1; dockerfile=docker/mlserver.Dockerfile; context=docker ;;
         custom-mnist) tag=custom-mnist-runtime:latest; dockerfile=runtimes/custom-mnist/Dockerfile
                       context=runtimes/custom-mnist ;;
+        mmesh-example) tag=mmesh-example-runtime:latest; dockerfile=runtimes/mmesh-example/Dockerfile
+                       context=runtimes/mmesh-example ;;
         s3-server) tag=modelmesh-emulator/s3-server:latest; dockerfile=docker/s3-server.Dockerfile; context=docker ;;
         triton) tag=modelmesh-emulator/tritonserver:2.51; dockerfile=docker/triton.Dockerfile
                 # offline: the wheels are in the context (online, pip reaches PyPI)
@@ -175,9 +178,14 @@ main() {
         [[ " ${images[*]} " != *" triton "* ]] || timed "triton wheelhouse" triton_wheelhouse
         BASE_IMAGE=$OFFLINE_BASE
     fi
-    # In parallel: BuildKit shares the base layers, and pip's unpacking overlaps another build's.
-    local name pids=() failed=0
+    # In parallel: BuildKit shares the base layers, and pip's unpacking overlaps another build's. Images built
+    # on the emulator image come after it.
+    local name pids=() failed=0 later=()
     for name in "${images[@]}"; do
+        if [[ $name == mmesh-example ]]; then
+            later+=("$name")
+            continue
+        fi
         timed "image $name" build "$name" &
         pids+=($!)
     done
@@ -185,6 +193,9 @@ main() {
         wait "$name" || failed=1
     done
     ((failed == 0)) || die "some images failed to build (see above)"
+    for name in "${later[@]}"; do
+        timed "image $name" build "$name"
+    done
     log "done in $((SECONDS - start))s (BASE_IMAGE=$BASE_IMAGE)"
 }
 

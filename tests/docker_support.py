@@ -14,7 +14,7 @@ from emulator.launchers.docker_labels import LABEL_SESSION
 
 __all__ = ["RUNTIME_IMAGES", "docker_client_or_skip", "require_images", "session_containers", "unavailable"]
 
-RUNTIME_IMAGES = ("modelmesh-emulator/mlserver:1.7.1", "custom-mnist-runtime:latest")
+RUNTIME_IMAGES = ("modelmesh-emulator/mlserver:1.7.1", "custom-mnist-runtime:latest", "mmesh-example-runtime:latest")
 
 
 def unavailable(reason: str) -> None:

@@ -150,7 +150,7 @@ def test_compose_up_serves_the_sample_models_and_down_leaves_no_container(stack:
         _check(isvc, _curl(stack, isvc))
 
     runtimes = _runtime_containers(client, [emulator.id])
-    assert len(runtimes) == 2, "one container per runtime: mlserver-1.x and custom-mnist-0.x"
+    assert len(runtimes) == 3, "one container per runtime: mlserver-1.x, custom-mnist-0.x and mmesh-example-0.x"
 
     # An emulator killed (no chance to stop its runtimes) and started again removes what it left behind.
     emulator.kill()

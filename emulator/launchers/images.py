@@ -19,6 +19,7 @@ BUILD_HINTS = {
     "modelmesh-emulator/mlserver:1.7.1": "scripts/build-images.sh mlserver",
     "modelmesh-emulator/tritonserver:2.51": "scripts/build-images.sh triton",
     "custom-mnist-runtime:latest": "scripts/build-images.sh custom-mnist",
+    "mmesh-example-runtime:latest": "scripts/build-images.sh emulator mmesh-example",
     "modelmesh-emulator:latest": "scripts/build-images.sh emulator",
 }
 """How to build the images this project provides (docs/docker.md)."""

@@ -6,7 +6,7 @@ output `y` = Σ wᵢ·xᵢ + b per row of the FP32 input. `size_bytes` (optional
 takes; without it `loadModel` answers size 0 and ModelMesh asks `modelSize`, which measures the file.
 
 Environment (all optional):
-  EXAMPLE_HOST (127.0.0.1), EXAMPLE_MGMT_PORT (8085: mmesh.ModelRuntime), EXAMPLE_DATA_PORT (8001: inference)
+  EXAMPLE_HOST (127.0.0.1; 0.0.0.0 in a container), EXAMPLE_MGMT_PORT (8085: mmesh.ModelRuntime), EXAMPLE_DATA_PORT (8001: inference)
   EXAMPLE_STARTUP_S        seconds runtimeStatus answers STARTING before READY (1.0)
   EXAMPLE_STATUS           what runtimeStatus answers after that: READY, STARTING (never ready) or FAILING
   EXAMPLE_SPI              "false": no mmesh.ModelRuntime service at all (UNIMPLEMENTED)
@@ -202,7 +202,8 @@ def _inference_handlers(models: Models) -> grpc.GenericRpcHandler:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    host = os.environ.get("EXAMPLE_HOST", "127.0.0.1")
+    # In a container the ports are published from outside its network namespace, so loopback would not do.
+    host = os.environ.get("EXAMPLE_HOST") or ("0.0.0.0" if Path("/.dockerenv").exists() else "127.0.0.1")
     models = Models()
     management = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     if os.environ.get("EXAMPLE_SPI", "true").lower() != "false":
