@@ -1,7 +1,9 @@
 """One runtime instance's model cache: ModelMesh's weighted LRU accounting (8 KiB units, unload reserve).
 
 Pure bookkeeping, no I/O: placement asks it where space is and which models to evict, then does the
-loading and unloading. Entries being loaded are pinned: they are never chosen for eviction.
+loading and unloading. Entries being loaded are pinned: they are never chosen for eviction. Making room for an
+entry never evicts one used more recently than it (a proactive load carries an aged last-use time): a loaded
+entry that still does not fit is then the least recently used one and is evicted itself, as in ModelMesh's LRU map.
 """
 
 from __future__ import annotations
@@ -115,11 +117,23 @@ class InstanceCache:
             self.used_units -= entry.weight
 
     def _evict_for(self, model_id: str) -> list[str]:
-        evicted = []
+        """Evict entries older than `model_id`'s, least recently used first, until everything fits.
+
+        Entries used more recently are never evicted for it: if it is loaded and still does not fit, it is the
+        least recently used entry and goes itself, unless older loads in progress (pinned; ModelMesh would abort
+        them) over-commit the cache: those settle it when they reach their own size."""
+        evicted: list[str] = []
+        older_loading = False
         for entry in self.entries():
             if self.used_units <= self.capacity_units:
                 break
-            if entry.pinned or entry.model_id == model_id:
+            if entry.model_id == model_id:
+                if not entry.pinned and not older_loading:
+                    self.remove(model_id)
+                    evicted.append(model_id)
+                break
+            if entry.pinned:
+                older_loading = True
                 continue
             self.remove(entry.model_id)
             evicted.append(entry.model_id)

@@ -231,7 +231,9 @@ class Placement(RuntimeChanges, ScaleToZero):
                          model.model_id)
                 return
             model.loads += 1
-            await self._load_copy(model, handle, last_used)
+            if await self._load_copy(model, handle, last_used) is None:
+                model.state = ModelState.STANDBY
+                return
         except ChurnRejected:
             model.state = previous_state
             raise
@@ -244,7 +246,8 @@ class Placement(RuntimeChanges, ScaleToZero):
             model.state, model.failure, model.failed_at = ModelState.LOADED, None, None
             self._complete_transition(model)
 
-    async def _load_copy(self, model: ConcreteModel, handle: RuntimeHandle, last_used: float) -> LoadedCopy:
+    async def _load_copy(self, model: ConcreteModel, handle: RuntimeHandle, last_used: float) -> LoadedCopy | None:
+        """Load a copy on `handle`; None when, at its real size, it was the least recently used and was evicted."""
         cache, model_id = handle.cache, model.model_id
         predicted = handle.status.default_model_size_bytes
         if not cache.fits(units(predicted)):
@@ -263,13 +266,22 @@ class Placement(RuntimeChanges, ScaleToZero):
             if not cache.fits(units(size)):
                 raise ModelLoadError(f"Size of {_gb(size)} for model {model_id} is larger than total effective "
                                      f"capacity of {_gb(cache.capacity_bytes)}")
-            await self._evict(handle, cache.resize(model_id, units(size)))
+            evicted = cache.resize(model_id, units(size))
+            await self._evict(handle, [evicted_id for evicted_id in evicted if evicted_id != model_id])
         except BaseException:
             if model.copies.get(handle.location) is copy:
                 del model.copies[handle.location]
             cache.remove(model_id)
             await self._unload_copy(handle, model_id)
             raise
+        if model_id in evicted:
+            model.copies.pop(handle.location, None)
+            self._metrics.age_at_eviction.observe((time.time() - last_used) * 1000)
+            await self._unload_copy(handle, model_id)
+            log.info("model %s unloaded from %s right after loading: at %d bytes it does not fit without evicting "
+                     "models used more recently (its last use counts as %.0fs ago)", model_id, handle.location, size,
+                     time.time() - last_used)
+            return None
         copy.loaded, copy.size_bytes, copy.loaded_at = True, size, time.time()
         self._metrics.loaded_model_size.observe(size)
         log.info("model %s loaded on %s (%d bytes; instance %d/%d bytes used)", model_id, handle.location, size,
@@ -357,8 +369,8 @@ class Placement(RuntimeChanges, ScaleToZero):
         if handle is None:
             return
         try:
-            await self._load_copy(model, handle, model.last_used)
-            log.info("second copy of model %s loaded on %s", model.model_id, handle.location)
+            if await self._load_copy(model, handle, model.last_used) is not None:
+                log.info("second copy of model %s loaded on %s", model.model_id, handle.location)
         except Exception as exc:
             self._metrics.load_failures.inc()
             log.warning("second copy of model %s failed on %s: %s", model.model_id, handle.location, exc)

@@ -1,0 +1,53 @@
+"""Placement recovering the way ModelMesh does, with real MLServer runtimes: a deleted and at once re-applied
+InferenceService loads cleanly, failed loads are retried in the background once their failure record expires,
+and proactive loads never evict a model used more recently than the age they are given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from emulator.settings import Settings
+from emulator.testing import EmulatorThread
+
+from .model_status import wait_until_settled
+from .test_lifecycle import SVM, instance_bytes, isvc_yaml, loaded_models, predict, runtime_yaml
+from .v2_client import expected_outputs
+
+pytestmark = pytest.mark.integration
+
+NAMESPACE = "modelmesh-serving"
+
+
+# -- proactive loads and the LRU ---------------------------------------------------------------------------
+
+
+def runtime_with_room_for_two_svms() -> str:
+    """Capacity 200 units (8 KiB): two SVM copies (83 units each) fit, but not beside two loads still reserving
+    their predicted 300 kB (37 units) each."""
+    yaml = runtime_yaml("room-for-two", "sklearn", memory=str(134217728 + 218 * 8192))
+    return yaml.replace("    modelLoadingTimeoutMillis: 90000",
+                        "    modelLoadingTimeoutMillis: 90000\n    env: [{name: DEFAULT_MODELSIZE, value: \"300000\"}]")
+
+
+def test_models_loaded_on_apply_never_evict_one_a_request_just_used(
+        make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
+    expected = expected_outputs("example-sklearn-mnist-svm")[0]["data"]
+    with EmulatorThread(make_settings(local_s3_root=sample_s3_root, min_churn_age_s=0)) as emu:
+        emu.apply_text(runtime_with_room_for_two_svms())
+        emu.apply_text("---".join(isvc_yaml(f"lru-{name}", "sklearn", SVM) for name in "abcd"))
+        first_answer = predict(emu, "lru-a")  # answered while the other three are still loading
+        others = [wait_until_settled(emu, f"lru-{name}")["modelStatus"]["states"]["activeModelState"]
+                  for name in "bcd"]
+        resident = loaded_models(emu)
+        loads_of_a = emu.call(lambda: emu.emulator.placement.vmodel("lru-a", NAMESPACE).active.loads)
+        second_answer = predict(emu, "lru-a")
+        usage = instance_bytes(emu)
+
+    assert first_answer == second_answer == expected
+    assert "lru-a" in resident, f"lru-a was evicted; resident: {resident}, others: {others}"
+    assert loads_of_a == 1
+    assert len(resident) == 2
+    assert all(used <= capacity for used, capacity in usage)
