@@ -67,6 +67,10 @@ class Placement(RuntimeChanges, ScaleToZero):
         self._scale_downs: dict[str, asyncio.Task[None]] = {}
         self._rollouts: dict[str, asyncio.Lock] = {}
         self._runtime_tasks: set[asyncio.Task[Any]] = set()
+        self._teardowns: dict[str, asyncio.Task[None]] = {}
+        """Unloads of retired concrete models, by id: a model applied again under the same id waits for them."""
+        self._unloading: dict[tuple[str, str], asyncio.Future[None]] = {}
+        """Unloads in progress by (instance, model id): a load of that id there waits for them, as in ModelMesh."""
         self._metrics.observe_state(self._model_counts, self._instance_gauges)
 
     # -- desired state -------------------------------------------------------------------------------
@@ -218,6 +222,9 @@ class Placement(RuntimeChanges, ScaleToZero):
         model.state = ModelState.LOADING
         handle: RuntimeHandle | None = None
         try:
+            teardown = self._teardowns.get(model.model_id)
+            if teardown is not None:  # deleted and applied again: the old copies' unload comes first
+                await asyncio.wait({teardown})
             registered = model.model
             if registered.spec_error is not None:
                 raise ModelLoadError(registered.spec_error, reason="InvalidPredictorSpec")
@@ -258,6 +265,9 @@ class Placement(RuntimeChanges, ScaleToZero):
         await self._evict(handle, cache.insert(model_id, units(predicted), last_used))
         queued = time.perf_counter()
         try:
+            unloading = self._unloading.get((handle.location, model_id))
+            if unloading is not None:
+                await asyncio.wait({unloading})
             async with handle.load_slots:
                 self._metrics.loading_queue_delay.observe((time.perf_counter() - queued) * 1000)
                 started = time.perf_counter()
@@ -424,17 +434,25 @@ class Placement(RuntimeChanges, ScaleToZero):
 
     def _retire(self, model: ConcreteModel) -> None:
         """Forget a concrete model and unload all its copies in the background."""
-        if self._models.get(model.model_id) is model:
-            del self._models[model.model_id]
-        self._spawn(self._unload_model(model), f"unload {model.model_id}")
+        model_id = model.model_id
+        if self._models.get(model_id) is model:
+            del self._models[model_id]
+        teardown = self._spawn(self._unload_model(model, after=self._teardowns.get(model_id)), f"unload {model_id}")
+        self._teardowns[model_id] = teardown
+        teardown.add_done_callback(
+            lambda task: self._teardowns.pop(model_id) if self._teardowns.get(model_id) is task else None)
 
-    def _spawn(self, coro: Any, name: str, *also: set[asyncio.Task[Any]]) -> None:
+    def _spawn(self, coro: Any, name: str, *also: set[asyncio.Task[Any]]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         for tasks in (self._background, *also):
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+        return task
 
-    async def _unload_model(self, model: ConcreteModel) -> None:
+    async def _unload_model(self, model: ConcreteModel, *, after: asyncio.Task[None] | None = None) -> None:
+        """Cancel the model's load and unload its copies, once an earlier teardown of the same id (`after`) ended."""
+        if after is not None:
+            await asyncio.wait({after})
         if model.load_task is not None:
             model.load_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -446,15 +464,25 @@ class Placement(RuntimeChanges, ScaleToZero):
             await self._unload_copy(copy.handle, model.model_id)
 
     async def _unload_copy(self, handle: RuntimeHandle, model_id: str) -> None:
-        started = time.perf_counter()
+        key = (handle.location, model_id)
+        earlier = self._unloading.get(key)
+        done = self._unloading[key] = asyncio.get_running_loop().create_future()
         try:
-            await handle.adapter.unload_model(model_id)
-            self._metrics.unload.observe((time.perf_counter() - started) * 1000)
-        except Exception as exc:  # the runtime may already be gone; files are removed regardless
-            if handle.instance.is_running():
-                self._metrics.unload_failures.inc()
-            log.debug("unload of %s on %s failed: %s", model_id, handle.location, exc)
-        await asyncio.to_thread(Puller.remove, model_id, handle.instance.models_dir)
+            if earlier is not None:
+                await asyncio.wait({earlier})
+            started = time.perf_counter()
+            try:
+                await handle.adapter.unload_model(model_id)
+                self._metrics.unload.observe((time.perf_counter() - started) * 1000)
+            except Exception as exc:  # the runtime may already be gone; files are removed regardless
+                if handle.instance.is_running():
+                    self._metrics.unload_failures.inc()
+                log.debug("unload of %s on %s failed: %s", model_id, handle.location, exc)
+            await asyncio.to_thread(Puller.remove, model_id, handle.instance.models_dir)
+        finally:
+            done.set_result(None)
+            if self._unloading.get(key) is done:
+                del self._unloading[key]
 
     # -- observation and shutdown ----------------------------------------------------------------------
 

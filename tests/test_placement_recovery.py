@@ -12,6 +12,7 @@ import pytest
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
 
+from .conftest import ROOT
 from .model_status import wait_until_settled
 from .test_lifecycle import SVM, instance_bytes, isvc_yaml, loaded_models, predict, runtime_yaml
 from .v2_client import expected_outputs
@@ -51,3 +52,43 @@ def test_models_loaded_on_apply_never_evict_one_a_request_just_used(
     assert loads_of_a == 1
     assert len(resident) == 2
     assert all(used <= capacity for used, capacity in usage)
+
+
+# -- delete, then apply the same InferenceService again at once ----------------------------------------------
+
+
+def test_delete_then_immediate_reapply_of_a_loaded_model_loads_it_again(
+        make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
+    manifest = isvc_yaml("reapplied", "sklearn", SVM)
+    with EmulatorThread(make_settings(local_s3_root=sample_s3_root)) as emu:
+        emu.apply_paths([ROOT / "runtimes" / "mlserver-1.x.yaml"])
+        emu.apply_text(manifest)
+        before = wait_until_settled(emu, "reapplied")["modelStatus"]["states"]["activeModelState"]
+        answers = []
+        for _ in range(3):
+            emu.delete("isvc", "reapplied")
+            emu.apply_text(manifest)
+            status = wait_until_settled(emu, "reapplied")["modelStatus"]
+            answers.append((status["states"]["activeModelState"], status.get("lastFailureInfo"),
+                            predict(emu, "reapplied")))
+
+    assert before == "Loaded"
+    assert answers == [("Loaded", None, [8])] * 3
+
+
+def test_delete_then_immediate_reapply_while_the_first_load_runs_loads_it(
+        make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
+    manifest = isvc_yaml("reapplied-early", "sklearn", SVM)
+    with EmulatorThread(make_settings(local_s3_root=sample_s3_root)) as emu:
+        emu.apply_paths([ROOT / "runtimes" / "mlserver-1.x.yaml"])
+        emu.apply_text(isvc_yaml("warm-up", "sklearn", SVM))
+        wait_until_settled(emu, "warm-up")  # the runtime is up: the next load starts at once
+        emu.apply_text(manifest)
+        emu.delete("isvc", "reapplied-early")
+        emu.apply_text(manifest)
+        status = wait_until_settled(emu, "reapplied-early")["modelStatus"]
+        answer = predict(emu, "reapplied-early")
+
+    assert status["states"]["activeModelState"] == "Loaded", status
+    assert "lastFailureInfo" not in status
+    assert answer == [8]
