@@ -10,7 +10,6 @@ that does not fit evicts least-recently-used models, which go to Standby and loa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from .metrics import InstanceGauges, Metrics, ModelCounts
 from .model_state import ConcreteModel, FailureInfo, LoadedCopy, ModelState
 from .placement_runtime_changes import RuntimeChanges
 from .placement_scale_to_zero import ScaleToZero
+from .placement_second_copies import SecondCopies
+from .placement_unloading import Unloading
 from .registry import RegisteredModel, Registry
 from .runtime_pool import RuntimeHandle, RuntimePool, runtime_key
 from .settings import Settings
@@ -53,7 +54,7 @@ def _gb(size_bytes: int) -> str:
     return f"{size_bytes / 1024**3:.3f}GiB"
 
 
-class Placement(RuntimeChanges, ScaleToZero):
+class Placement(Unloading, SecondCopies, RuntimeChanges, ScaleToZero):
     def __init__(self, registry: Registry, pool: RuntimePool, puller: Puller, settings: Settings,
                  metrics: Metrics | None = None):
         self._registry = registry
@@ -222,9 +223,7 @@ class Placement(RuntimeChanges, ScaleToZero):
         model.state = ModelState.LOADING
         handle: RuntimeHandle | None = None
         try:
-            teardown = self._teardowns.get(model.model_id)
-            if teardown is not None:  # deleted and applied again: the old copies' unload comes first
-                await asyncio.wait({teardown})
+            await self._after_teardown(model.model_id)
             registered = model.model
             if registered.spec_error is not None:
                 raise ModelLoadError(registered.spec_error, reason="InvalidPredictorSpec")
@@ -265,9 +264,7 @@ class Placement(RuntimeChanges, ScaleToZero):
         await self._evict(handle, cache.insert(model_id, units(predicted), last_used))
         queued = time.perf_counter()
         try:
-            unloading = self._unloading.get((handle.location, model_id))
-            if unloading is not None:
-                await asyncio.wait({unloading})
+            await self._after_unload(handle, model_id)
             async with handle.load_slots:
                 self._metrics.loading_queue_delay.observe((time.perf_counter() - queued) * 1000)
                 started = time.perf_counter()
@@ -359,32 +356,6 @@ class Placement(RuntimeChanges, ScaleToZero):
             return self._settings.min_churn_age_s
         return 10 * max(3.0, handle.status.model_loading_timeout_ms / 3000)
 
-    def _maybe_add_second_copy(self, model: ConcreteModel) -> None:
-        """ModelMesh loads a second copy of a model used "regularly": its previous use 7 to 40 minutes ago."""
-        previous = model.previous_use
-        if previous is None or model.load_task is not None or len(model.copies) != 1:
-            return
-        age = model.last_used - previous
-        if not self._settings.second_copy_min_age_s <= age <= self._settings.second_copy_max_age_s:
-            return
-        runtime = next(iter(model.copies.values())).handle.runtime
-        if len(self._pool.running(runtime)) < 2:
-            return
-        model.load_task = asyncio.create_task(self._add_copy(model, runtime), name=f"copy {model.model_id}")
-        model.load_task.add_done_callback(lambda task: self._load_done(model, task))
-
-    async def _add_copy(self, model: ConcreteModel, runtime: ServingRuntime) -> None:
-        handles = self._pool.running(runtime)
-        handle = self._choose_instance(model, handles, requested=False, last_used=model.last_used)
-        if handle is None:
-            return
-        try:
-            if await self._load_copy(model, handle, model.last_used) is not None:
-                log.info("second copy of model %s loaded on %s", model.model_id, handle.location)
-        except Exception as exc:
-            self._metrics.load_failures.inc()
-            log.warning("second copy of model %s failed on %s: %s", model.model_id, handle.location, exc)
-
     def _fail(self, model: ConcreteModel, exc: Exception, handle: RuntimeHandle | None) -> None:
         if isinstance(exc, RuntimeStartError):
             reason = "RuntimeUnhealthy"
@@ -409,38 +380,7 @@ class Placement(RuntimeChanges, ScaleToZero):
                 self._retire(old)
                 return
 
-    # -- unloading -------------------------------------------------------------------------------------
-
-    async def _evict(self, handle: RuntimeHandle, model_ids: list[str]) -> None:
-        """Unload models the cache evicted, before the load that needed their space goes on."""
-        now = time.time()
-        for model_id in model_ids:
-            model = self._models.get(model_id)
-            if model is not None:
-                copy = model.copies.pop(handle.location, None)
-                if copy is not None and not model.copies and model.state is ModelState.LOADED:
-                    model.state = ModelState.STANDBY
-                self._metrics.age_at_eviction.observe((now - model.last_used) * 1000)
-                log.info("evicted model %s from %s, last used %.1fs ago", model_id, handle.location,
-                         now - model.last_used)
-            await self._unload_copy(handle, model_id)
-
-    def _forget_copy(self, copy: LoadedCopy) -> None:
-        model = copy.model
-        model.copies.pop(copy.location, None)
-        copy.handle.cache.remove(model.model_id)
-        if not model.copies and model.state is ModelState.LOADED:
-            model.state = ModelState.STANDBY
-
-    def _retire(self, model: ConcreteModel) -> None:
-        """Forget a concrete model and unload all its copies in the background."""
-        model_id = model.model_id
-        if self._models.get(model_id) is model:
-            del self._models[model_id]
-        teardown = self._spawn(self._unload_model(model, after=self._teardowns.get(model_id)), f"unload {model_id}")
-        self._teardowns[model_id] = teardown
-        teardown.add_done_callback(
-            lambda task: self._teardowns.pop(model_id) if self._teardowns.get(model_id) is task else None)
+    # -- background tasks ------------------------------------------------------------------------------
 
     def _spawn(self, coro: Any, name: str, *also: set[asyncio.Task[Any]]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -448,41 +388,6 @@ class Placement(RuntimeChanges, ScaleToZero):
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         return task
-
-    async def _unload_model(self, model: ConcreteModel, *, after: asyncio.Task[None] | None = None) -> None:
-        """Cancel the model's load and unload its copies, once an earlier teardown of the same id (`after`) ended."""
-        if after is not None:
-            await asyncio.wait({after})
-        if model.load_task is not None:
-            model.load_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await model.load_task
-        copies, model.copies = list(model.copies.values()), {}
-        model.state = ModelState.STANDBY
-        for copy in copies:
-            copy.handle.cache.remove(model.model_id)
-            await self._unload_copy(copy.handle, model.model_id)
-
-    async def _unload_copy(self, handle: RuntimeHandle, model_id: str) -> None:
-        key = (handle.location, model_id)
-        earlier = self._unloading.get(key)
-        done = self._unloading[key] = asyncio.get_running_loop().create_future()
-        try:
-            if earlier is not None:
-                await asyncio.wait({earlier})
-            started = time.perf_counter()
-            try:
-                await handle.adapter.unload_model(model_id)
-                self._metrics.unload.observe((time.perf_counter() - started) * 1000)
-            except Exception as exc:  # the runtime may already be gone; files are removed regardless
-                if handle.instance.is_running():
-                    self._metrics.unload_failures.inc()
-                log.debug("unload of %s on %s failed: %s", model_id, handle.location, exc)
-            await asyncio.to_thread(Puller.remove, model_id, handle.instance.models_dir)
-        finally:
-            done.set_result(None)
-            if self._unloading.get(key) is done:
-                del self._unloading[key]
 
     # -- observation and shutdown ----------------------------------------------------------------------
 
