@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import EmulatorError, LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
+from .errors import LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
 from .instance_cache import UNIT_SIZE, units
 from .metrics import InstanceGauges, Metrics, ModelCounts
-from .model_state import ConcreteModel, FailureInfo, LoadedCopy, ModelState
+from .model_state import ConcreteModel, LoadedCopy, ModelState
+from .placement_failures import FailedLoads
 from .placement_runtime_changes import RuntimeChanges
 from .placement_scale_to_zero import ScaleToZero
 from .placement_second_copies import SecondCopies
@@ -54,7 +55,7 @@ def _gb(size_bytes: int) -> str:
     return f"{size_bytes / 1024**3:.3f}GiB"
 
 
-class Placement(Unloading, SecondCopies, RuntimeChanges, ScaleToZero):
+class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZero):
     def __init__(self, registry: Registry, pool: RuntimePool, puller: Puller, settings: Settings,
                  metrics: Metrics | None = None):
         self._registry = registry
@@ -174,15 +175,13 @@ class Placement(Unloading, SecondCopies, RuntimeChanges, ScaleToZero):
                     self._metrics.cache_miss.observe((time.perf_counter() - waited_since) * 1000)
                 self._maybe_add_second_copy(model)
                 return copy
-            if model.state is ModelState.FAILED_TO_LOAD and model.load_task is None and \
-                    not self._failure_expired(model):
-                assert model.failure is not None
-                raise ModelLoadError(model.failure.message, reason=model.failure.reason)
+            if model.state is ModelState.FAILED_TO_LOAD and model.load_task is None:
+                raise self._refuse_failed(model)
             waited_since = waited_since or time.perf_counter()
             task = model.load_task or self._start_load(model, requested=True)
             await asyncio.shield(task)
         if model.failure is not None and model.state is ModelState.FAILED_TO_LOAD:
-            raise ModelLoadError(model.failure.message, reason=model.failure.reason)
+            raise self._refuse_failed(model)
         raise RuntimeStartError(f"model {model.model_id} is not loaded ({model.state})")
 
     def _pick_copy(self, model: ConcreteModel) -> LoadedCopy | None:
@@ -199,10 +198,6 @@ class Placement(Unloading, SecondCopies, RuntimeChanges, ScaleToZero):
         for each in copies:
             each.handle.cache.touch(model.model_id, now)
         return copy
-
-    def _failure_expired(self, model: ConcreteModel) -> bool:
-        return model.failed_at is not None and \
-            time.monotonic() - model.failed_at >= self._settings.load_failure_expiry_s
 
     # -- loading ---------------------------------------------------------------------------------------
 
@@ -356,23 +351,6 @@ class Placement(Unloading, SecondCopies, RuntimeChanges, ScaleToZero):
             return self._settings.min_churn_age_s
         return 10 * max(3.0, handle.status.model_loading_timeout_ms / 3000)
 
-    def _fail(self, model: ConcreteModel, exc: Exception, handle: RuntimeHandle | None) -> None:
-        if isinstance(exc, RuntimeStartError):
-            reason = "RuntimeUnhealthy"
-        elif isinstance(exc, ModelLoadError):
-            reason = exc.reason
-        else:
-            reason = "ModelLoadFailed"
-        if not isinstance(exc, EmulatorError):
-            log.exception("unexpected error loading model %s", model.model_id)
-        if reason == "ModelLoadFailed":
-            self._metrics.load_failures.inc()
-        message = exc.message if isinstance(exc, EmulatorError) else f"{type(exc).__name__}: {exc}"
-        location = handle.location if handle is not None and reason == "ModelLoadFailed" else None
-        model.failure = FailureInfo(reason=reason, message=message, model_id=model.model_id, location=location)
-        model.state, model.failed_at = ModelState.FAILED_TO_LOAD, time.monotonic()
-        log.warning("model %s failed to load (%s): %s", model.model_id, reason, message)
-
     def _complete_transition(self, model: ConcreteModel) -> None:
         for vmodel in self._vmodels.values():
             if vmodel.target is model:
@@ -408,6 +386,7 @@ class Placement(Unloading, SecondCopies, RuntimeChanges, ScaleToZero):
         ]
 
     async def shutdown(self) -> None:
+        self._stop_janitor()
         for task in [*self._scale_downs.values(), *self._runtime_tasks]:
             task.cancel()
         for model in list(self._models.values()):

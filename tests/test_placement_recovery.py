@@ -4,16 +4,23 @@ and proactive loads never evict a model used more recently than the age they are
 
 from __future__ import annotations
 
+import calendar
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import grpc
 import pytest
 
+from emulator.control.describe import describe
+from emulator.control.views import model_placement
+from emulator.launchers.ports import free_port
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
 
-from .conftest import ROOT
-from .model_status import wait_until_settled
+from .conftest import BUCKET, ROOT
+from .model_status import eventually, isvc_status, wait_until_settled
+from .s3_server import S3Server
 from .test_lifecycle import SVM, instance_bytes, isvc_yaml, loaded_models, predict, runtime_yaml
 from .v2_client import expected_outputs
 
@@ -90,5 +97,56 @@ def test_delete_then_immediate_reapply_while_the_first_load_runs_loads_it(
         answer = predict(emu, "reapplied-early")
 
     assert status["states"]["activeModelState"] == "Loaded", status
+    assert "lastFailureInfo" not in status
+    assert answer == [8]
+
+
+# -- failed loads are retried in the background ---------------------------------------------------------------
+
+
+def described(emu: EmulatorThread, name: str) -> str:
+    def render() -> str:
+        obj = emu.emulator.registry.get("InferenceService", name, NAMESPACE)
+        return describe({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                         "metadata": {"name": name, "namespace": NAMESPACE}}, model_placement(emu.emulator, obj))
+
+    return emu.call(render)
+
+
+def test_a_load_failed_during_an_s3_outage_is_retried_in_the_background_once_s3_is_back(
+        make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
+    port = free_port()
+    with S3Server(port) as s3:
+        s3.seed_dir(BUCKET, sample_s3_root / BUCKET)
+    settings = make_settings(s3_endpoint=f"http://127.0.0.1:{port}", storage_retries=0,
+                             load_failure_expiry_s=3.0, failure_janitor_interval_s=0.5)
+    restarted = S3Server(port)
+    try:
+        with EmulatorThread(settings) as emu:
+            emu.apply_paths([ROOT / "runtimes" / "mlserver-1.x.yaml"])
+            emu.apply_text(isvc_yaml("outage", "sklearn", SVM))
+            failed = wait_until_settled(emu, "outage")["modelStatus"]
+            with pytest.raises(grpc.RpcError) as refused:
+                predict(emu, "outage")
+            text, described_at = described(emu, "outage"), time.time()
+
+            restarted.start()  # S3 is back; nobody sends a request until the model is Loaded
+            loaded = eventually(lambda: isvc_status(emu, "outage")["modelStatus"]["states"]["activeModelState"]
+                                == "Loaded")
+            status = isvc_status(emu, "outage")["modelStatus"]
+            answer = predict(emu, "outage")
+    finally:
+        restarted.stop()
+
+    assert failed["states"]["activeModelState"] == "FailedToLoad"
+    assert failed["lastFailureInfo"]["reason"] == "ModelLoadFailed"
+    assert "unreachable" in failed["lastFailureInfo"]["message"]
+    assert refused.value.code() == grpc.StatusCode.INTERNAL
+    assert refused.value.details() == failed["lastFailureInfo"]["message"]
+    next_retry = [line for line in text.splitlines() if line.startswith("    Next Retry:  ")]
+    assert len(next_retry) == 1, text
+    due = calendar.timegm(time.strptime(next_retry[0].split()[2], "%Y-%m-%dT%H:%M:%SZ"))
+    assert described_at - 1 <= due <= described_at + 3.0 + 0.5, next_retry
+    assert loaded
     assert "lastFailureInfo" not in status
     assert answer == [8]
