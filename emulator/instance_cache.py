@@ -120,21 +120,23 @@ class InstanceCache:
         """Evict entries older than `model_id`'s, least recently used first, until everything fits.
 
         Entries used more recently are never evicted for it: if it is loaded and still does not fit, it is the
-        least recently used entry and goes itself, unless older loads in progress (pinned; ModelMesh would abort
-        them) over-commit the cache: those settle it when they reach their own size."""
+        least recently used entry and goes itself. Loads in progress (pinned; ModelMesh would abort them) that
+        over-commit the cache settle it when they reach their own size: while an older one is pending, `model_id`
+        stays; once none is pending, over-commitment left by earlier ones is evicted in LRU order."""
         evicted: list[str] = []
-        older_loading = False
+        older_loading = passed_subject = False
         for entry in self.entries():
             if self.used_units <= self.capacity_units:
                 break
             if entry.model_id == model_id:
-                if not entry.pinned and not older_loading:
-                    self.remove(model_id)
-                    evicted.append(model_id)
-                break
-            if entry.pinned:
-                older_loading = True
+                if entry.pinned or older_loading:
+                    break
+                passed_subject = True
+            elif entry.pinned:
+                older_loading = older_loading or not passed_subject
                 continue
+            elif passed_subject and any(other.pinned for other in self._entries.values()):
+                break
             self.remove(entry.model_id)
             evicted.append(entry.model_id)
         return evicted

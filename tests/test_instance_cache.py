@@ -137,3 +137,30 @@ def test_loads_in_progress_over_committing_the_cache_do_not_evict_a_loaded_entry
 
     assert evicted == []
     assert "requested" in cache
+
+
+def test_loads_finishing_newest_first_leave_the_cache_within_capacity_and_the_requested_model_in_it() -> None:
+    # The same four, but the loads finish most recently used first (the loading queue's order)
+    cache = InstanceCache(2 * MIB + 256 * 1024, loading_threads=1, default_model_size=100_000)
+    real = units(MIB) + 1
+    for offset, name in enumerate("abcd"):
+        cache.insert(name, units(100_000), last_used=1000.0 + offset)
+    cache.resize("a", real)
+    cache.touch("a", 4600.0)
+
+    evicted = [cache.resize(name, real) for name in "dcb"]
+
+    assert evicted == [[], [], ["b", "c"]]
+    assert {entry.model_id for entry in cache.entries()} == {"a", "d"}
+    assert cache.used_units <= cache.capacity_units
+
+
+def test_a_load_in_progress_never_evicts_a_more_recently_used_entry() -> None:
+    cache = InstanceCache(2 * MIB + 256 * 1024, loading_threads=1, default_model_size=100_000)
+    cache.insert("recent", units(2 * MIB), last_used=5000.0)
+    cache.resize("recent", units(2 * MIB))
+
+    evicted = cache.insert("proactive", units(MIB), last_used=1000.0)
+
+    assert evicted == []
+    assert "recent" in cache
