@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
 from .instance_cache import UNIT_SIZE, units
+from .load_queue import LoadQueues, LoadTicket
 from .metrics import InstanceGauges, Metrics, ModelCounts
 from .model_state import ConcreteModel, LoadedCopy, ModelState
 from .placement_failures import FailedLoads
@@ -35,7 +36,6 @@ __all__ = ["Placement", "VModel"]
 log = logging.getLogger(__name__)
 
 _MODEL_KINDS = ("InferenceService", "Predictor")
-_SELECTION_REASONS = ("NoSupportingRuntime", "RuntimeNotRecognized", "RuntimeUnhealthy")
 # Newly applied models count as used this long ago, so they never evict recently used ones (VModelManager).
 _PROACTIVE_LAST_USED_AGE_S = 3600.0
 
@@ -69,6 +69,7 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
         self._scale_downs: dict[str, asyncio.Task[None]] = {}
         self._rollouts: dict[str, asyncio.Lock] = {}
         self._runtime_tasks: set[asyncio.Task[Any]] = set()
+        self._load_queues = LoadQueues()
         self._teardowns: dict[str, asyncio.Task[None]] = {}
         """Unloads of retired concrete models, by id: a model applied again under the same id waits for them."""
         self._unloading: dict[tuple[str, str], asyncio.Future[None]] = {}
@@ -133,12 +134,6 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
             self._models[model.concrete_id] = concrete
         return concrete
 
-    def _retry_models_waiting_for_runtime(self) -> None:
-        for model in self._models.values():
-            if model.state is ModelState.FAILED_TO_LOAD and model.failure and \
-                    model.failure.reason in _SELECTION_REASONS:
-                self._start_load(model, requested=False)
-
     # -- serving ---------------------------------------------------------------------------------------
 
     def vmodel(self, name: str, namespace: str) -> VModel | None:
@@ -178,6 +173,8 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
             if model.state is ModelState.FAILED_TO_LOAD and model.load_task is None:
                 raise self._refuse_failed(model)
             waited_since = waited_since or time.perf_counter()
+            if model.load_ticket is not None:
+                model.load_ticket.upgrade_for_request()
             task = model.load_task or self._start_load(model, requested=True)
             await asyncio.shield(task)
         if model.failure is not None and model.state is ModelState.FAILED_TO_LOAD:
@@ -203,13 +200,14 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
 
     def _start_load(self, model: ConcreteModel, *, requested: bool) -> asyncio.Task[None]:
         if model.load_task is None:
+            model.load_ticket = LoadTicket.for_request() if requested else LoadTicket(model.last_used)
             model.load_task = asyncio.create_task(self._load(model, requested), name=f"load {model.model_id}")
             model.load_task.add_done_callback(lambda task: self._load_done(model, task))
         return model.load_task
 
     @staticmethod
     def _load_done(model: ConcreteModel, task: asyncio.Task[None]) -> None:
-        model.load_task = None
+        model.load_task = model.load_ticket = None
         if not task.cancelled():
             task.exception()  # a churn rejection nobody awaited is not worth a warning
 
@@ -260,7 +258,8 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
         queued = time.perf_counter()
         try:
             await self._after_unload(handle, model_id)
-            async with handle.load_slots:
+            ticket = model.load_ticket or LoadTicket(last_used)
+            async with self._load_queues.of(handle).slot(ticket):
                 self._metrics.loading_queue_delay.observe((time.perf_counter() - queued) * 1000)
                 started = time.perf_counter()
                 size = await self._pull_and_load(model, handle)

@@ -22,6 +22,9 @@ __all__ = ["RECENT_USE_S", "FailedLoads"]
 
 log = logging.getLogger(__name__)
 
+_SELECTION_REASONS = ("NoSupportingRuntime", "RuntimeNotRecognized", "RuntimeUnhealthy")
+"""Failures a runtime being applied or changed may cure: retried at once when that happens."""
+
 RECENT_USE_S = 180.0
 """A model requested this recently gets half the failure expiry (ModelMesh's SHORT_EXPIRY_RECENT_USE_TIME_MS)."""
 
@@ -109,6 +112,12 @@ class FailedLoads:
                 log.info("failure record of model %s expired (%.0fs old): retrying its load", model.model_id,
                          now - model.failed_at)
                 model.state, model.failure, model.failed_at = ModelState.LOADING, None, None
+                self._start_load(model, requested=False)
+
+    def _retry_models_waiting_for_runtime(self) -> None:
+        for model in self._models.values():
+            if model.state is ModelState.FAILED_TO_LOAD and model.failure and \
+                    model.failure.reason in _SELECTION_REASONS:
                 self._start_load(model, requested=False)
 
     def _stop_janitor(self) -> None:

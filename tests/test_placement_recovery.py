@@ -61,6 +61,20 @@ def test_models_loaded_on_apply_never_evict_one_a_request_just_used(
     assert all(used <= capacity for used, capacity in usage)
 
 
+def test_a_request_for_a_model_queued_behind_loads_on_apply_is_loaded_before_them(
+        make_settings: Callable[..., Settings], sample_s3_root: Path) -> None:
+    with EmulatorThread(make_settings(local_s3_root=sample_s3_root)) as emu:
+        emu.apply_paths([ROOT / "runtimes" / "mlserver-1.x.yaml"])  # one load at a time
+        emu.apply_text("---".join(isvc_yaml(f"queued-{name}", "sklearn", SVM) for name in "abcd"))
+        answer = predict(emu, "queued-d")  # sent while the runtime starts: all four loads are queued
+        for name in "abc":
+            wait_until_settled(emu, f"queued-{name}")
+        loaded_at = emu.call(lambda: {vmodel.model.name[-1]: vmodel.active.copies[vmodel.active.handle.location]
+                                      .loaded_at for vmodel in emu.emulator.placement.vmodels()})
+
+    assert answer == [8]
+    assert sum(loaded_at[name] > loaded_at["d"] for name in "abc") >= 2, loaded_at
+
 # -- delete, then apply the same InferenceService again at once ----------------------------------------------
 
 
