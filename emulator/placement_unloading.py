@@ -91,8 +91,9 @@ class Unloading:
             if earlier is not None:
                 await asyncio.wait({earlier})
             started = time.perf_counter()
-            try:
-                await handle.adapter.unload_model(model_id)
+            try:  # bounded: loads of this id wait for it
+                async with asyncio.timeout(handle.status.model_loading_timeout_ms / 1000):
+                    await handle.adapter.unload_model(model_id)
                 self._metrics.unload.observe((time.perf_counter() - started) * 1000)
             except Exception as exc:  # the runtime may already be gone; files are removed regardless
                 if handle.instance.is_running():
