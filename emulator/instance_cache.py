@@ -1,7 +1,9 @@
 """One runtime instance's model cache: ModelMesh's weighted LRU accounting (8 KiB units, unload reserve).
 
 Pure bookkeeping, no I/O: placement asks it where space is and which models to evict, then does the
-loading and unloading. Entries being loaded are pinned: they are never chosen for eviction.
+loading and unloading. Entries being loaded are pinned: they are never chosen for eviction. Making room for an
+entry never evicts one used more recently than it (a proactive load carries an aged last-use time): a loaded
+entry that still does not fit is then the least recently used one and is evicted itself, as in ModelMesh's LRU map.
 """
 
 from __future__ import annotations
@@ -116,12 +118,26 @@ class InstanceCache:
             self.used_units -= entry.weight
 
     def _evict_for(self, model_id: str) -> list[str]:
-        evicted = []
+        """Evict entries older than `model_id`'s, least recently used first, until everything fits.
+
+        Entries used more recently are never evicted for it: if it is loaded and still does not fit, it is the
+        least recently used entry and goes itself. Loads in progress (pinned; ModelMesh would abort them) that
+        over-commit the cache settle it when they reach their own size: while an older one is pending, `model_id`
+        stays; once none is pending, over-commitment left by earlier ones is evicted in LRU order."""
+        evicted: list[str] = []
+        older_loading = passed_subject = False
         for entry in self.entries():
             if self.used_units <= self.capacity_units:
                 break
-            if entry.pinned or entry.model_id == model_id:
+            if entry.model_id == model_id:
+                if entry.pinned or older_loading:
+                    break
+                passed_subject = True
+            elif entry.pinned:
+                older_loading = older_loading or not passed_subject
                 continue
+            elif passed_subject and any(other.pinned for other in self._entries.values()):
+                break
             self.remove(entry.model_id)
             evicted.append(entry.model_id)
         return evicted

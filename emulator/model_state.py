@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .load_queue import LoadTicket
     from .registry import RegisteredModel
     from .runtime_pool import RuntimeHandle
 
@@ -80,6 +81,8 @@ class ConcreteModel:
     copies: dict[str, LoadedCopy] = field(default_factory=dict)
     """By runtime instance id."""
     load_task: asyncio.Task[None] | None = None
+    load_ticket: LoadTicket | None = None
+    """The load's place in its instance's loading queue; a request waiting for it raises its priority."""
     loads: int = 0
     requests: int = 0
     last_used: float = field(default_factory=time.time)

@@ -10,20 +10,23 @@ that does not fit evicts least-recently-used models, which go to Standby and loa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from .adapters import LoadRequest, SpiRuntimeAdapter
-from .errors import EmulatorError, LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
+from .errors import LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
 from .instance_cache import UNIT_SIZE, units
+from .load_queue import LoadQueues, LoadTicket
 from .metrics import InstanceGauges, Metrics, ModelCounts
-from .model_state import ConcreteModel, FailureInfo, LoadedCopy, ModelState
+from .model_state import ConcreteModel, LoadedCopy, ModelState
 from .placement_api import ApiModelRecord, ApiModels
+from .placement_failures import FailedLoads
 from .placement_runtime_changes import RuntimeChanges
 from .placement_scale_to_zero import ScaleToZero
+from .placement_second_copies import SecondCopies
+from .placement_unloading import Unloading
 from .registry import RegisteredModel, Registry
 from .runtime_pool import RuntimeHandle, RuntimePool, runtime_key
 from .settings import Settings
@@ -35,7 +38,6 @@ __all__ = ["Placement", "VModel"]
 log = logging.getLogger(__name__)
 
 _MODEL_KINDS = ("InferenceService", "Predictor")
-_SELECTION_REASONS = ("NoSupportingRuntime", "RuntimeNotRecognized", "RuntimeUnhealthy")
 # Newly applied models count as used this long ago, so they never evict recently used ones (VModelManager).
 _PROACTIVE_LAST_USED_AGE_S = 3600.0
 
@@ -55,7 +57,7 @@ def _gb(size_bytes: int) -> str:
     return f"{size_bytes / 1024**3:.3f}GiB"
 
 
-class Placement(RuntimeChanges, ScaleToZero, ApiModels):
+class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZero, ApiModels):
     def __init__(self, registry: Registry, pool: RuntimePool, puller: Puller, settings: Settings,
                  metrics: Metrics | None = None):
         self._registry = registry
@@ -71,6 +73,11 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
         self._runtime_tasks: set[asyncio.Task[Any]] = set()
         self._api_models: dict[str, ApiModelRecord] = {}
         """Models registered through mmesh.ModelMesh (placement_api.py), by id."""
+        self._load_queues = LoadQueues()
+        self._teardowns: dict[str, asyncio.Task[None]] = {}
+        """Unloads of retired concrete models, by id: a model applied again under the same id waits for them."""
+        self._unloading: dict[tuple[str, str], asyncio.Future[None]] = {}
+        """Unloads in progress by (instance, model id): a load of that id there waits for them, as in ModelMesh."""
         self._metrics.observe_state(self._model_counts, self._instance_gauges)
 
     # -- desired state -------------------------------------------------------------------------------
@@ -133,12 +140,6 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
             self._models[model.concrete_id] = concrete
         return concrete
 
-    def _retry_models_waiting_for_runtime(self) -> None:
-        for model in self._models.values():
-            if model.state is ModelState.FAILED_TO_LOAD and model.failure and \
-                    model.failure.reason in _SELECTION_REASONS:
-                self._start_load(model, requested=False)
-
     # -- serving ---------------------------------------------------------------------------------------
 
     def vmodel(self, name: str, namespace: str) -> VModel | None:
@@ -175,15 +176,15 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
                     self._metrics.cache_miss.observe((time.perf_counter() - waited_since) * 1000)
                 self._maybe_add_second_copy(model)
                 return copy
-            if model.state is ModelState.FAILED_TO_LOAD and model.load_task is None and \
-                    not self._failure_expired(model):
-                assert model.failure is not None
-                raise ModelLoadError(model.failure.message, reason=model.failure.reason)
+            if model.state is ModelState.FAILED_TO_LOAD and model.load_task is None:
+                raise self._refuse_failed(model)
             waited_since = waited_since or time.perf_counter()
+            if model.load_ticket is not None:
+                model.load_ticket.upgrade_for_request()
             task = model.load_task or self._start_load(model, requested=True)
             await asyncio.shield(task)
         if model.failure is not None and model.state is ModelState.FAILED_TO_LOAD:
-            raise ModelLoadError(model.failure.message, reason=model.failure.reason)
+            raise self._refuse_failed(model)
         raise RuntimeStartError(f"model {model.model_id} is not loaded ({model.state})")
 
     def _pick_copy(self, model: ConcreteModel) -> LoadedCopy | None:
@@ -201,21 +202,18 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
             each.handle.cache.touch(model.model_id, now)
         return copy
 
-    def _failure_expired(self, model: ConcreteModel) -> bool:
-        return model.failed_at is not None and \
-            time.monotonic() - model.failed_at >= self._settings.load_failure_expiry_s
-
     # -- loading ---------------------------------------------------------------------------------------
 
     def _start_load(self, model: ConcreteModel, *, requested: bool) -> asyncio.Task[None]:
         if model.load_task is None:
+            model.load_ticket = LoadTicket.for_request() if requested else LoadTicket(model.last_used)
             model.load_task = asyncio.create_task(self._load(model, requested), name=f"load {model.model_id}")
             model.load_task.add_done_callback(lambda task: self._load_done(model, task))
         return model.load_task
 
     @staticmethod
     def _load_done(model: ConcreteModel, task: asyncio.Task[None]) -> None:
-        model.load_task = None
+        model.load_task = model.load_ticket = None
         if not task.cancelled():
             task.exception()  # a churn rejection nobody awaited is not worth a warning
 
@@ -224,6 +222,7 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
         model.state = ModelState.LOADING
         handle: RuntimeHandle | None = None
         try:
+            await self._after_teardown(model.model_id)
             registered = model.model
             if registered.spec_error is not None:
                 raise ModelLoadError(registered.spec_error, reason="InvalidPredictorSpec")
@@ -237,7 +236,9 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
                          model.model_id)
                 return
             model.loads += 1
-            await self._load_copy(model, handle, last_used)
+            if await self._load_copy(model, handle, last_used) is None:
+                model.state = ModelState.STANDBY
+                return
         except ChurnRejected:
             model.state = previous_state
             raise
@@ -250,7 +251,8 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
             model.state, model.failure, model.failed_at = ModelState.LOADED, None, None
             self._complete_transition(model)
 
-    async def _load_copy(self, model: ConcreteModel, handle: RuntimeHandle, last_used: float) -> LoadedCopy:
+    async def _load_copy(self, model: ConcreteModel, handle: RuntimeHandle, last_used: float) -> LoadedCopy | None:
+        """Load a copy on `handle`; None when, at its real size, it was the least recently used and was evicted."""
         cache, model_id = handle.cache, model.model_id
         predicted = handle.status.default_model_size_bytes
         if not cache.fits(units(predicted)):
@@ -261,7 +263,9 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
         await self._evict(handle, cache.insert(model_id, units(predicted), last_used))
         queued = time.perf_counter()
         try:
-            async with handle.load_slots:
+            await self._after_unload(handle, model_id)
+            ticket = model.load_ticket or LoadTicket(last_used)
+            async with self._load_queues.of(handle).slot(ticket):
                 self._metrics.loading_queue_delay.observe((time.perf_counter() - queued) * 1000)
                 started = time.perf_counter()
                 size = await self._pull_and_load(model, handle)
@@ -269,13 +273,22 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
             if not cache.fits(units(size)):
                 raise ModelLoadError(f"Size of {_gb(size)} for model {model_id} is larger than total effective "
                                      f"capacity of {_gb(cache.capacity_bytes)}")
-            await self._evict(handle, cache.resize(model_id, units(size)))
+            evicted = cache.resize(model_id, units(size))
+            await self._evict(handle, [evicted_id for evicted_id in evicted if evicted_id != model_id])
         except BaseException:
             if model.copies.get(handle.location) is copy:
                 del model.copies[handle.location]
             cache.remove(model_id)
             await self._unload_copy(handle, model_id)
             raise
+        if model_id in evicted:
+            model.copies.pop(handle.location, None)
+            self._metrics.age_at_eviction.observe((time.time() - last_used) * 1000)
+            await self._unload_copy(handle, model_id)
+            log.info("model %s unloaded from %s right after loading: at %d bytes it does not fit without evicting "
+                     "models used more recently (its last use counts as %.0fs ago)", model_id, handle.location, size,
+                     time.time() - last_used)
+            return None
         copy.loaded, copy.size_bytes, copy.loaded_at = True, size, time.time()
         self._metrics.loaded_model_size.observe(size)
         log.info("model %s loaded on %s (%d bytes; instance %d/%d bytes used)", model_id, handle.location, size,
@@ -362,49 +375,6 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
             return self._settings.min_churn_age_s
         return 10 * max(3.0, handle.status.model_loading_timeout_ms / 3000)
 
-    def _maybe_add_second_copy(self, model: ConcreteModel) -> None:
-        """ModelMesh loads a second copy of a model used "regularly": its previous use 7 to 40 minutes ago."""
-        previous = model.previous_use
-        if previous is None or model.load_task is not None or len(model.copies) != 1:
-            return
-        age = model.last_used - previous
-        if not self._settings.second_copy_min_age_s <= age <= self._settings.second_copy_max_age_s:
-            return
-        runtime = next(iter(model.copies.values())).handle.runtime
-        if len(self._pool.running(runtime)) < 2:
-            return
-        model.load_task = asyncio.create_task(self._add_copy(model, runtime), name=f"copy {model.model_id}")
-        model.load_task.add_done_callback(lambda task: self._load_done(model, task))
-
-    async def _add_copy(self, model: ConcreteModel, runtime: ServingRuntime) -> None:
-        handles = self._pool.running(runtime)
-        handle = self._choose_instance(model, handles, requested=False, last_used=model.last_used)
-        if handle is None:
-            return
-        try:
-            await self._load_copy(model, handle, model.last_used)
-            log.info("second copy of model %s loaded on %s", model.model_id, handle.location)
-        except Exception as exc:
-            self._metrics.load_failures.inc()
-            log.warning("second copy of model %s failed on %s: %s", model.model_id, handle.location, exc)
-
-    def _fail(self, model: ConcreteModel, exc: Exception, handle: RuntimeHandle | None) -> None:
-        if isinstance(exc, RuntimeStartError):
-            reason = "RuntimeUnhealthy"
-        elif isinstance(exc, ModelLoadError):
-            reason = exc.reason
-        else:
-            reason = "ModelLoadFailed"
-        if not isinstance(exc, EmulatorError):
-            log.exception("unexpected error loading model %s", model.model_id)
-        if reason == "ModelLoadFailed":
-            self._metrics.load_failures.inc()
-        message = exc.message if isinstance(exc, EmulatorError) else f"{type(exc).__name__}: {exc}"
-        location = handle.location if handle is not None and reason == "ModelLoadFailed" else None
-        model.failure = FailureInfo(reason=reason, message=message, model_id=model.model_id, location=location)
-        model.state, model.failed_at = ModelState.FAILED_TO_LOAD, time.monotonic()
-        log.warning("model %s failed to load (%s): %s", model.model_id, reason, message)
-
     def _complete_transition(self, model: ConcreteModel) -> None:
         for vmodel in self._vmodels.values():
             if vmodel.target is model:
@@ -412,64 +382,14 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
                 self._retire(old)
                 return
 
-    # -- unloading -------------------------------------------------------------------------------------
+    # -- background tasks ------------------------------------------------------------------------------
 
-    async def _evict(self, handle: RuntimeHandle, model_ids: list[str]) -> None:
-        """Unload models the cache evicted, before the load that needed their space goes on."""
-        now = time.time()
-        for model_id in model_ids:
-            model = self._models.get(model_id)
-            if model is not None:
-                copy = model.copies.pop(handle.location, None)
-                if copy is not None and not model.copies and model.state is ModelState.LOADED:
-                    model.state = ModelState.STANDBY
-                self._metrics.age_at_eviction.observe((now - model.last_used) * 1000)
-                log.info("evicted model %s from %s, last used %.1fs ago", model_id, handle.location,
-                         now - model.last_used)
-            await self._unload_copy(handle, model_id)
-
-    def _forget_copy(self, copy: LoadedCopy) -> None:
-        model = copy.model
-        model.copies.pop(copy.location, None)
-        copy.handle.cache.remove(model.model_id)
-        if not model.copies and model.state is ModelState.LOADED:
-            model.state = ModelState.STANDBY
-
-    def _retire(self, model: ConcreteModel) -> None:
-        """Forget a concrete model and unload all its copies in the background."""
-        if self._keeps_registered(model):
-            return
-        if self._models.get(model.model_id) is model:
-            del self._models[model.model_id]
-        self._spawn(self._unload_model(model), f"unload {model.model_id}")
-
-    def _spawn(self, coro: Any, name: str, *also: set[asyncio.Task[Any]]) -> None:
+    def _spawn(self, coro: Any, name: str, *also: set[asyncio.Task[Any]]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         for tasks in (self._background, *also):
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-
-    async def _unload_model(self, model: ConcreteModel) -> None:
-        if model.load_task is not None:
-            model.load_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await model.load_task
-        copies, model.copies = list(model.copies.values()), {}
-        model.state = ModelState.STANDBY
-        for copy in copies:
-            copy.handle.cache.remove(model.model_id)
-            await self._unload_copy(copy.handle, model.model_id)
-
-    async def _unload_copy(self, handle: RuntimeHandle, model_id: str) -> None:
-        started = time.perf_counter()
-        try:
-            await handle.adapter.unload_model(model_id)
-            self._metrics.unload.observe((time.perf_counter() - started) * 1000)
-        except Exception as exc:  # the runtime may already be gone; files are removed regardless
-            if handle.instance.is_running():
-                self._metrics.unload_failures.inc()
-            log.debug("unload of %s on %s failed: %s", model_id, handle.location, exc)
-        await asyncio.to_thread(Puller.remove, model_id, handle.instance.models_dir)
+        return task
 
     # -- observation and shutdown ----------------------------------------------------------------------
 
@@ -490,6 +410,7 @@ class Placement(RuntimeChanges, ScaleToZero, ApiModels):
         ]
 
     async def shutdown(self) -> None:
+        self._stop_janitor()
         for task in [*self._scale_downs.values(), *self._runtime_tasks]:
             task.cancel()
         for model in list(self._models.values()):

@@ -71,8 +71,12 @@ class Settings(BaseSettings):
     built_in_server_types: list[str] = ["triton", "mlserver", "ovms", "torchserve"]
     """Accepted `builtInAdapter.serverType` values (`builtInServerTypes`)."""
 
-    load_failure_expiry_s: float = 900.0
-    """How long a failed load is remembered before a request retries it (`MM_LOAD_FAILURE_EXPIRY_TIME_MS`)."""
+    load_failure_expiry_s: float = Field(900.0, gt=0)
+    """How long a failed load's record stands (`MM_LOAD_FAILURE_EXPIRY_TIME_MS`); half as long for a model requested
+    in the last 3 minutes. Until then requests get the failure; then the janitor retries the load in the background."""
+
+    failure_janitor_interval_s: float = Field(360.0, gt=0)
+    """How often the janitor clears expired failure records and retries those loads (`tas.janitor_freq_secs`)."""
 
     s3_endpoint: str | None = None
     """S3/MinIO endpoint (`http://localhost:9000`) for `s3` storage entries with no `endpoint_url`, such as the

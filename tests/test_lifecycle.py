@@ -218,7 +218,7 @@ def test_churn_guard_refuses_to_evict_recently_used_models(
 
 @pytest.fixture(scope="module")
 def lifecycle(make_settings: Callable[..., Settings], sample_s3_root: Path) -> Iterator[EmulatorThread]:
-    settings = make_settings(local_s3_root=sample_s3_root, load_failure_expiry_s=2.0)
+    settings = make_settings(local_s3_root=sample_s3_root, load_failure_expiry_s=2.0, failure_janitor_interval_s=0.5)
     with EmulatorThread(settings) as emu:
         emu.apply_paths([ROOT / "runtimes" / "mlserver-1.x.yaml"])
         emu.apply_text(runtime_yaml("slow-flaky", "slow-flaky", memory="1Gi", timeout_ms=1500,
@@ -318,7 +318,7 @@ def test_a_failed_load_is_retried_after_the_expiry_and_the_failure_is_visible_me
     with pytest.raises(grpc.RpcError) as caught:
         grpc_infer(lifecycle.grpc_address, sum_request("flaky"))
 
-    time.sleep(2.1)  # load_failure_expiry_s
+    time.sleep(2.1)  # load_failure_expiry_s: the janitor has retried the load
     retried = grpc_infer(lifecycle.grpc_address, sum_request("flaky"))
 
     assert failed["states"]["activeModelState"] == "FailedToLoad"

@@ -59,6 +59,9 @@ def _model(label: str, model: dict[str, Any] | None) -> list[str]:
     size = model.get("sizeBytes") or 0
     lines = [_labelled(label, model["modelId"]),
              f"    State:  {model['state']}" + (f", {size} bytes ({human_bytes(size)})" if size else "")]
+    if model.get("nextRetry"):
+        lines.append(f"    Next Retry:  {model['nextRetry']} (when the failure record expires; requests get the "
+                     "failure until then)")
     if model["copies"]:
         rows = [[c["instance"], c["runtime"], c["state"], human_bytes(c["sizeBytes"])] for c in model["copies"]]
         lines += ["    " + line for line in columns(["INSTANCE", "RUNTIME", "STATE", "SIZE"], rows).splitlines()]

@@ -99,6 +99,10 @@ def model_placement(emulator: Emulator, obj: Manifest) -> dict[str, Any]:
     }
     if vmodel is not None:
         view["active"], view["target"] = _concrete(vmodel.active), _concrete(vmodel.target)
+        for key, model in (("active", vmodel.active), ("target", vmodel.target)):
+            retry = emulator.placement.next_load_retry(model) if model is not None else None
+            if retry is not None:
+                view[key]["nextRetry"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(retry))
     return view
 
 
