@@ -18,6 +18,8 @@ from .control.api import build_api_app
 from .control.manifests import ManifestSync
 from .control.object_meta import ObjectMeta
 from .errors import SpecError
+from .kube.guard import AccessGuard
+from .kube.kubeconfig import remove_kubeconfig, write_kubeconfig
 from .launchers.factory import build_launcher
 from .metrics import Metrics
 from .placement import Placement
@@ -57,6 +59,8 @@ class Emulator:
         self.manifests = ManifestSync(self.registry, built_in_server_types=s.built_in_server_types,
                                       storage_secret_name=s.storage_secret_name)
         self._api_server: AsgiServer | None = None
+        self.api_token = secrets.token_urlsafe(32)
+        """Bearer token every management API request must carry (in the kubeconfig `serve` writes)."""
         self.api_port = s.api_port
         self._grpc_server: grpc.aio.Server | None = None
         self._rest_server: AsgiServer | None = None
@@ -76,19 +80,29 @@ class Emulator:
             if s.metrics_enabled:
                 self._stop_metrics = self.metrics.serve(s.host, s.metrics_port)
             if s.api_enabled:
-                self._api_server = AsgiServer(build_api_app(self), s.api_host, s.api_port)
-                await self._api_server.start()
-                self.api_port = self._api_server.port
+                await self._start_api()
         except BaseException:
             await self.stop()
             raise
         log.info("modelmesh-emulator serving gRPC on %s:%d, REST on %s:%d", s.host, self.grpc_port, s.host,
                  self.rest_port)
 
+    async def _start_api(self) -> None:
+        s = self.settings
+        app = AccessGuard(build_api_app(self), token=self.api_token, bind_host=s.api_host)
+        self._api_server = AsgiServer(app, s.api_host, s.api_port)
+        self.api_port = self._api_server.port
+        await self._api_server.start()
+        if s.kubeconfig is not None:
+            await asyncio.to_thread(write_kubeconfig, s.kubeconfig, server=self.api_client_url or "",
+                                    token=self.api_token, namespace=s.namespace)
+
     async def stop(self) -> None:
         if self._api_server is not None:
             await self._api_server.stop()
             self._api_server = None
+            if self.settings.kubeconfig is not None:
+                await asyncio.to_thread(remove_kubeconfig, self.settings.kubeconfig, self.api_token)
         if self._stop_metrics is not None:
             await asyncio.to_thread(self._stop_metrics)
             self._stop_metrics = None
@@ -113,6 +127,14 @@ class Emulator:
     @property
     def api_url(self) -> str | None:
         return f"http://{self.settings.api_host}:{self.api_port}" if self.settings.api_enabled else None
+
+    @property
+    def api_client_url(self) -> str | None:
+        """Where a client on this machine reaches the API (a wildcard bind is reached on 127.0.0.1)."""
+        if not self.settings.api_enabled:
+            return None
+        host = "127.0.0.1" if self.settings.api_host in ("0.0.0.0", "::", "") else self.settings.api_host
+        return f"http://{host}:{self.api_port}"
 
     async def __aenter__(self) -> Emulator:
         await self.start()

@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     """Management API port; 0 picks a free one. Beside 8033, and not a port of ModelMesh (8033, 8008, 8080,
     8085, 8089, 8090, 2112), its runtimes (8000, 8001, 8002) or a local Kubernetes API (6443, 8443, 8001)."""
 
+    kubeconfig: Path | None = None
+    """Kubeconfig holding the management API's address and bearer token (mode 0600), for kubectl and the CLI:
+    `serve` writes it, the client commands read it. Unset: `~/.modelmesh-emulator/kubeconfig`."""
+
     watch: bool = True
     """`serve` re-applies a manifest file when it changes and deletes the objects of one that is removed."""
 

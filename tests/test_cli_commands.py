@@ -7,7 +7,6 @@ also edit, add and remove watched files. After bad input of every kind, the mode
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -50,12 +49,12 @@ def served(watched: Path, tmp_path_factory: pytest.TempPathFactory, sample_s3_ro
 
 def cli(served: Served, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "modelmesh-emulator"), *args], input=stdin, capture_output=True, text=True,
-                          cwd=ROOT, env=os.environ | {"MMEMU_SERVER": served.api_url}, timeout=120)
+                          cwd=ROOT, env=served.env, timeout=120)
 
 
 def isvc_json(served: Served, name: str) -> dict:
     return httpx.get(f"{served.api_url}/apis/serving.kserve.io/v1beta1/namespaces/modelmesh-serving/"
-                     f"inferenceservices/{name}").json()
+                     f"inferenceservices/{name}", headers=served.headers).json()
 
 
 def wait_until(served: Served, check, timeout: float = 120.0) -> None:

@@ -18,6 +18,12 @@ from emulator.settings import Settings
 from .test_cli_e2e import BIN
 
 
+@pytest.fixture(autouse=True)
+def no_kubeconfig(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No kubeconfig: the server comes from the options and settings under test, not from a running emulator."""
+    monkeypatch.setenv("MMEMU_KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+
+
 def test_an_unreachable_emulator_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     server = f"http://127.0.0.1:{free_port()}"
 

@@ -28,7 +28,8 @@ YAML = {"Content-Type": "application/yaml"}
 async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
     async with Emulator(make_settings(api_port=0, load_on_apply=False)) as emulator:
         assert emulator.api_url is not None
-        async with httpx.AsyncClient(base_url=emulator.api_url) as client:
+        async with httpx.AsyncClient(base_url=emulator.api_url,
+                                     headers={"Authorization": f"Bearer {emulator.api_token}"}) as client:
             yield client
 
 

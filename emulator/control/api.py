@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import EmulatorError, InvalidArgumentError, SpecError
+from ..kube.guard import UNAUTHENTICATED_PATHS
 from ..spec import Manifest
 from .kube_status import NotFoundError, failure, failure_for, success
 from .manifests import Outcome
@@ -130,12 +131,18 @@ class _Api:
     async def _manifests(self, request: Request, source: str, namespace: str | None, path: str | None = None
                          ) -> list[Manifest]:
         """The objects in a JSON or YAML request body."""
+        body = await request.body()  # at most 3 MiB (kube.guard); decoded in a worker thread
+        return await asyncio.to_thread(self._parse, body, request.headers.get("content-type", ""), source, namespace,
+                                       path)
+
+    def _parse(self, body: bytes, content_type: str, source: str, namespace: str | None, path: str | None
+               ) -> list[Manifest]:
         try:
-            text = (await request.body()).decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidArgumentError("the request body is not UTF-8 text") from None
         try:
-            if "json" in request.headers.get("content-type", ""):
+            if "json" in content_type:
                 try:
                     raw = json.loads(text)
                 except json.JSONDecodeError as exc:
@@ -200,7 +207,7 @@ class _Api:
         if not handles:
             which = f"instance {instance_id}" if instance_id else "running instance"
             raise NotFoundError(f"runtime {name} has no {which} (instances start when a model needs them)")
-        lines = tail if tail >= 0 else _ALL_LINES
+        lines = min(tail, _ALL_LINES) if tail >= 0 else _ALL_LINES  # clamped, as the API server clamps tailLines
         texts = await asyncio.gather(*(asyncio.to_thread(h.instance.log_tail, lines) for h in handles))
         if len(handles) == 1:
             return PlainTextResponse(texts[0])
@@ -208,11 +215,17 @@ class _Api:
                                                                                              strict=True)))
 
 
+async def _ok(_: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
 def build_api_app(emulator: Emulator) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     api = _Api(emulator)
     for resource in RESOURCES:
         api.add_resource(app, resource)
+    for probe in UNAUTHENTICATED_PATHS:
+        app.add_api_route(probe, _ok, methods=["GET"])
     app.add_api_route("/emulator/v1/info", api.info, methods=["GET"])
     app.add_api_route("/emulator/v1/apply", api.apply, methods=["POST"])
     app.add_api_route("/emulator/v1/delete", api.delete_manifests, methods=["POST"])

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ..kube.kubeconfig import KubeconfigError, default_kubeconfig_path, read_kubeconfig
 from ..settings import Settings
 from .resources import Resource
 from .tables import TABLE_MEDIA_TYPE
 
-__all__ = ["SERVER_ENV", "ApiClient", "CommandError", "UsageError", "default_server"]
+__all__ = ["SERVER_ENV", "ApiClient", "CommandError", "UsageError", "connect", "default_server"]
 
 SERVER_ENV = "MMEMU_SERVER"
 
@@ -39,6 +41,24 @@ def default_server() -> str:
     return f"http://{host}:{settings.api_port}"
 
 
+def _kubeconfig_path() -> Path:
+    return Settings().kubeconfig or default_kubeconfig_path()
+
+
+def connect(server: str | None) -> ApiClient:
+    """A client of `server` (else $MMEMU_SERVER, else the kubeconfig's) with the token in the kubeconfig that
+    `serve` wrote ($MMEMU_KUBECONFIG, else ~/.modelmesh-emulator/kubeconfig)."""
+    path = _kubeconfig_path()
+    try:
+        credentials = read_kubeconfig(path)
+    except KubeconfigError as exc:
+        return ApiClient(server or default_server(), token=None, kubeconfig_problem=str(exc))
+    given = server or os.environ.get(SERVER_ENV)
+    return ApiClient(given or credentials.server, token=credentials.token, kubeconfig_problem=None if given is None
+                     or given.rstrip("/") == credentials.server.rstrip("/") else
+                     f"{path} is for {credentials.server}, not {given}")
+
+
 def _error(response: httpx.Response) -> CommandError:
     try:
         body = response.json()
@@ -50,9 +70,12 @@ def _error(response: httpx.Response) -> CommandError:
 
 
 class ApiClient:
-    def __init__(self, server: str, *, timeout_s: float = 60.0):
+    def __init__(self, server: str, *, token: str | None = None, kubeconfig_problem: str | None = None,
+                 timeout_s: float = 60.0):
         self.server = server.rstrip("/")
-        self._http = httpx.Client(base_url=self.server, timeout=timeout_s)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.server, timeout=timeout_s, headers=headers)
+        self._kubeconfig_problem = kubeconfig_problem
         self._info: dict[str, Any] | None = None
 
     def close(self) -> None:
@@ -67,6 +90,11 @@ class ApiClient:
                                f"running? (--server / {SERVER_ENV})") from None
         except httpx.HTTPError as exc:
             raise CommandError(f"request to {self.server} failed: {exc}") from None
+        if response.status_code == 401:
+            why = self._kubeconfig_problem or "its token is not this emulator's: is the emulator there the one " \
+                                              "that wrote it?"
+            raise CommandError(f"the emulator at {self.server} refused the request (Unauthorized): {why}",
+                               "Unauthorized")
         if response.is_error:
             raise _error(response)
         return response
