@@ -3,6 +3,7 @@ size limit. Every refused request leaves the emulator as it was (checked with an
 
 from __future__ import annotations
 
+import ssl
 import stat
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -28,6 +29,12 @@ async def emulator(make_settings: Callable[..., Settings], tmp_path: Path) -> As
         yield emulator
 
 
+def api_client(emulator: Emulator) -> httpx.AsyncClient:
+    """A client trusting the API's serving certificate, with no token."""
+    return httpx.AsyncClient(base_url=emulator.api_url or "",
+                             verify=ssl.create_default_context(cadata=emulator.api_certificate))
+
+
 def authorized(emulator: Emulator) -> dict[str, str]:
     return {"Authorization": f"Bearer {emulator.api_token}"}
 
@@ -50,7 +57,7 @@ async def listed_names(client: httpx.AsyncClient, emulator: Emulator) -> list[st
 async def test_a_refused_request_applies_nothing(emulator: Emulator, headers: dict[str, str], code: int,
                                                  reason: str) -> None:
     sent = ({} if code == 401 else authorized(emulator)) | {"Content-Type": "application/yaml"} | headers
-    async with httpx.AsyncClient(base_url=emulator.api_url) as client:
+    async with api_client(emulator) as client:
         applied = await client.post("/emulator/v1/apply", content=isvc("evil"), headers=sent)
         created = await client.post(ISVCS, content=isvc("evil2"), headers=sent)
 
@@ -62,7 +69,7 @@ async def test_a_refused_request_applies_nothing(emulator: Emulator, headers: di
 
 async def test_the_token_host_and_own_origin_are_accepted(emulator: Emulator) -> None:
     own_origin = {"Origin": emulator.api_url or ""}
-    async with httpx.AsyncClient(base_url=emulator.api_url) as client:
+    async with api_client(emulator) as client:
         created = await client.post(ISVCS, content=isvc("a"),
                                     headers=authorized(emulator) | own_origin | {"Content-Type": "application/yaml"})
         by_localhost = await client.get(ISVCS, headers=authorized(emulator)
@@ -74,7 +81,7 @@ async def test_the_token_host_and_own_origin_are_accepted(emulator: Emulator) ->
 
 
 async def test_a_cors_preflight_gets_no_cors_headers(emulator: Emulator) -> None:
-    async with httpx.AsyncClient(base_url=emulator.api_url) as client:
+    async with api_client(emulator) as client:
         preflight = await client.options("/emulator/v1/apply", headers={
             "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
 
@@ -83,7 +90,7 @@ async def test_a_cors_preflight_gets_no_cors_headers(emulator: Emulator) -> None
 
 
 async def test_health_probes_answer_without_a_token_and_say_nothing_else(emulator: Emulator) -> None:
-    async with httpx.AsyncClient(base_url=emulator.api_url) as client:
+    async with api_client(emulator) as client:
         replies = [await client.get(path) for path in ("/healthz", "/livez", "/readyz")]
         info = await client.get("/emulator/v1/info")
 
@@ -94,7 +101,7 @@ async def test_health_probes_answer_without_a_token_and_say_nothing_else(emulato
 async def test_a_body_over_3_mib_is_413_and_applies_nothing(emulator: Emulator) -> None:
     padding = "# " + "x" * 78 + "\n"
     body = isvc("big") + padding * (BODY_LIMIT // len(padding) + 1)
-    async with httpx.AsyncClient(base_url=emulator.api_url) as client:
+    async with api_client(emulator) as client:
         declared = await client.post(ISVCS, content=body, headers=authorized(emulator)
                                      | {"Content-Type": "application/yaml"})
 
@@ -111,7 +118,7 @@ async def test_a_body_over_3_mib_is_413_and_applies_nothing(emulator: Emulator) 
 
 
 async def test_a_huge_log_tail_is_clamped_not_an_error(emulator: Emulator) -> None:
-    async with httpx.AsyncClient(base_url=emulator.api_url) as client:
+    async with api_client(emulator) as client:
         reply = await client.get("/emulator/v1/runtimes/none/logs", params={"tail": str(10 ** 30)},
                                  headers=authorized(emulator))
 
@@ -129,6 +136,7 @@ async def test_the_kubeconfig_is_private_and_names_the_api(emulator: Emulator) -
     assert document["current-context"] == "modelmesh-emulator"
     assert read_kubeconfig(path).server == emulator.api_url
     assert read_kubeconfig(path).token == emulator.api_token
+    assert read_kubeconfig(path).ca_pem == emulator.api_certificate
 
 
 def test_another_kubeconfig_is_never_overwritten(tmp_path: Path) -> None:
@@ -136,7 +144,7 @@ def test_another_kubeconfig_is_never_overwritten(tmp_path: Path) -> None:
     theirs.write_text("apiVersion: v1\nkind: Config\ncontexts: [{name: prod, context: {cluster: prod}}]\n")
 
     with pytest.raises(KubeconfigError, match="not a kubeconfig written by modelmesh-emulator"):
-        write_kubeconfig(theirs, server="http://127.0.0.1:1", token="t", namespace="n")
+        write_kubeconfig(theirs, server="https://127.0.0.1:1", token="t", ca_pem="", namespace="n")
     assert "prod" in theirs.read_text()
 
 

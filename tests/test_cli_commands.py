@@ -54,7 +54,7 @@ def cli(served: Served, *args: str, stdin: str | None = None) -> subprocess.Comp
 
 def isvc_json(served: Served, name: str) -> dict:
     return httpx.get(f"{served.api_url}/apis/serving.kserve.io/v1beta1/namespaces/modelmesh-serving/"
-                     f"inferenceservices/{name}", headers=served.headers).json()
+                     f"inferenceservices/{name}", headers=served.headers, verify=served.verify).json()
 
 
 def wait_until(served: Served, check, timeout: float = 120.0) -> None:

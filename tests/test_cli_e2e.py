@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -42,13 +43,18 @@ class Served:
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"https://127.0.0.1:{self.api_port}"
 
     @property
     def env(self) -> dict[str, str]:
         """The environment for the client commands and kubectl: this emulator's kubeconfig."""
         return os.environ | {"MMEMU_SERVER": self.api_url, "MMEMU_KUBECONFIG": str(self.kubeconfig),
                              "KUBECONFIG": str(self.kubeconfig)}
+
+    @property
+    def verify(self) -> ssl.SSLContext:
+        """Trusts the API's serving certificate (from the kubeconfig)."""
+        return read_kubeconfig(self.kubeconfig).ssl_context()
 
     @property
     def headers(self) -> dict[str, str]:

@@ -46,7 +46,7 @@ def test_server_defaults_to_the_api_port_setting(capsys: pytest.CaptureFixture[s
     monkeypatch.setenv("MMEMU_API_PORT", str(port))
 
     assert main(["status"]) == 1
-    assert f"http://127.0.0.1:{port}" in capsys.readouterr().err
+    assert f"https://127.0.0.1:{port}" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

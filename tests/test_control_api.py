@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -29,7 +30,8 @@ async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.Asy
     async with Emulator(make_settings(api_port=0, load_on_apply=False)) as emulator:
         assert emulator.api_url is not None
         async with httpx.AsyncClient(base_url=emulator.api_url,
-                                     headers={"Authorization": f"Bearer {emulator.api_token}"}) as client:
+                                     headers={"Authorization": f"Bearer {emulator.api_token}"},
+                                     verify=ssl.create_default_context(cadata=emulator.api_certificate)) as client:
             yield client
 
 
@@ -72,11 +74,11 @@ async def test_bad_requests_get_kubernetes_status_bodies(api: httpx.AsyncClient)
     wrong_kind = await api.post(PREDICTORS, content=isvc("b"), headers=YAML)
     wrong_name = await api.put(f"{ISVCS}/other", content=isvc("b"), headers=YAML)
     no_route = await api.get("/apis/serving.kserve.io/v1beta1/namespaces/x/widgets")
-    no_method = await api.patch(f"{ISVCS}/b")
+    no_method = await api.post(f"{ISVCS}/b")
 
     assert invalid.status_code == 422
     assert invalid.json()["reason"] == "Invalid"
-    assert invalid.json()["message"] == ('request body, document 0: InferenceService "b": field '
+    assert invalid.json()["message"] == ('request body: InferenceService "b": field '
                                          "spec.predictor.model.modelFormat.name: Input should be a valid string")
     assert not_json.json() == status_body(400, "BadRequest", "the request body is not valid JSON: Expecting "
                                           "property name enclosed in double quotes at line 1 column 2")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ..kube.kubeconfig import KubeconfigError, default_kubeconfig_path, read_kubeconfig
+from ..kube.resources import Resource
 from ..settings import Settings
-from .resources import Resource
 from .tables import TABLE_MEDIA_TYPE
 
 __all__ = ["SERVER_ENV", "ApiClient", "CommandError", "UsageError", "connect", "default_server"]
@@ -38,7 +39,7 @@ def default_server() -> str:
         return configured
     settings = Settings()
     host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
-    return f"http://{host}:{settings.api_port}"
+    return f"https://{host}:{settings.api_port}"
 
 
 def _kubeconfig_path() -> Path:
@@ -54,9 +55,9 @@ def connect(server: str | None) -> ApiClient:
     except KubeconfigError as exc:
         return ApiClient(server or default_server(), token=None, kubeconfig_problem=str(exc))
     given = server or os.environ.get(SERVER_ENV)
-    return ApiClient(given or credentials.server, token=credentials.token, kubeconfig_problem=None if given is None
-                     or given.rstrip("/") == credentials.server.rstrip("/") else
-                     f"{path} is for {credentials.server}, not {given}")
+    return ApiClient(given or credentials.server, token=credentials.token, verify=credentials.ssl_context(),
+                     kubeconfig_problem=None if given is None or given.rstrip("/") == credentials.server.rstrip("/")
+                     else f"{path} is for {credentials.server}, not {given}")
 
 
 def _error(response: httpx.Response) -> CommandError:
@@ -70,11 +71,11 @@ def _error(response: httpx.Response) -> CommandError:
 
 
 class ApiClient:
-    def __init__(self, server: str, *, token: str | None = None, kubeconfig_problem: str | None = None,
-                 timeout_s: float = 60.0):
+    def __init__(self, server: str, *, token: str | None = None, verify: ssl.SSLContext | bool = True,
+                 kubeconfig_problem: str | None = None, timeout_s: float = 60.0):
         self.server = server.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.server, timeout=timeout_s, headers=headers)
+        self._http = httpx.Client(base_url=self.server, timeout=timeout_s, headers=headers, verify=verify)
         self._kubeconfig_problem = kubeconfig_problem
         self._info: dict[str, Any] | None = None
 

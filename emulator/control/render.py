@@ -8,29 +8,39 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..kube.resources import Resource
 from ..spec import Manifest, StorageConfigSecret, serialize
-from .resources import Resource
+from .context import object_key
 from .views import object_status
 
 if TYPE_CHECKING:
-    from ..app import Emulator
+    from .context import ApiContext
 
-__all__ = ["REDACTED", "list_body", "to_wire"]
+__all__ = ["REDACTED", "list_body", "stored_body", "to_wire"]
 
 REDACTED = "<redacted>"
 
 
-def to_wire(emulator: Emulator, obj: Manifest) -> dict[str, Any]:
+def stored_body(context: ApiContext, obj: Manifest) -> dict[str, Any]:
+    """The object with its server-set metadata, Secret values included: what patches apply to. Never returned."""
     body = serialize(obj)
-    body["metadata"] |= emulator.object_meta.fields(obj)
+    stamp = context.stamps.stamp(object_key(obj))
+    if stamp is not None:
+        body["metadata"] = body["metadata"] | stamp.metadata()
+    return body
+
+
+def to_wire(context: ApiContext, obj: Manifest) -> dict[str, Any]:
+    status = object_status(context, obj)
+    context.stamps.observe(object_key(obj), status)
+    body = stored_body(context, obj)
     if isinstance(obj, StorageConfigSecret):
         body["data"] = dict.fromkeys(obj.entries, REDACTED)
-    status = object_status(emulator, obj)
     if status is not None:
         body["status"] = status
     return body
 
 
-def list_body(resource: Resource, items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": resource.api_version, "kind": f"{resource.kind}List", "metadata": {"resourceVersion": ""},
-            "items": items}
+def list_body(resource: Resource, items: list[dict[str, Any]], resource_version: str = "") -> dict[str, Any]:
+    return {"apiVersion": resource.api_version, "kind": f"{resource.kind}List",
+            "metadata": {"resourceVersion": resource_version}, "items": items}

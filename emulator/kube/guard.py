@@ -98,7 +98,7 @@ class AccessGuard:
         if headers.get("host", "").lower() not in hosts:
             return 403, "the Host header does not name this API server's address"
         origin = headers.get("origin")
-        if origin is not None and origin.lower() not in {f"http://{host}" for host in hosts}:
+        if origin is not None and origin.lower() not in {f"https://{host}" for host in hosts}:
             return 403, "cross-origin requests are not allowed"
         if scope["path"] in UNAUTHENTICATED_PATHS and scope["method"] == "GET":
             return None

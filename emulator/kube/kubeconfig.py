@@ -6,7 +6,9 @@ of ours (every context named `modelmesh-emulator`): pointing `--kubeconfig` at ~
 
 from __future__ import annotations
 
+import base64
 import os
+import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +29,24 @@ class KubeconfigError(Exception):
 class Credentials:
     server: str
     token: str
+    ca_pem: str | None = None
+    """The API's serving certificate (`certificate-authority-data`)."""
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Verifies the API against `ca_pem` (the system's roots when there is none)."""
+        return ssl.create_default_context(cadata=self.ca_pem) if self.ca_pem else ssl.create_default_context()
 
 
 def default_kubeconfig_path() -> Path:
     return Path.home() / ".modelmesh-emulator" / "kubeconfig"
 
 
-def _document(server: str, token: str, namespace: str) -> dict:
+def _document(server: str, token: str, ca_pem: str, namespace: str) -> dict:
+    authority = base64.b64encode(ca_pem.encode("ascii")).decode("ascii")
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CONTEXT, "cluster": {"server": server}}],
+        "clusters": [{"name": CONTEXT, "cluster": {"server": server, "certificate-authority-data": authority}}],
         "users": [{"name": CONTEXT, "user": {"token": token}}],
         "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": namespace}}],
         "current-context": CONTEXT,
@@ -55,7 +64,7 @@ def _is_ours(path: Path) -> bool:
         isinstance(c, dict) and c.get("name") == CONTEXT for c in contexts)
 
 
-def write_kubeconfig(path: Path, *, server: str, token: str, namespace: str) -> None:
+def write_kubeconfig(path: Path, *, server: str, token: str, ca_pem: str, namespace: str) -> None:
     """Write atomically with mode 0600 (its directory created 0700); KubeconfigError if `path` holds another's."""
     path = path.expanduser()
     if path.exists() and (not path.is_file() or not _is_ours(path)):
@@ -63,7 +72,7 @@ def write_kubeconfig(path: Path, *, server: str, token: str, namespace: str) -> 
                               f"are not all named {CONTEXT!r}); choose another path with --kubeconfig or "
                               "MMEMU_KUBECONFIG")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    text = yaml.safe_dump(_document(server, token, namespace), sort_keys=False)
+    text = yaml.safe_dump(_document(server, token, ca_pem, namespace), sort_keys=False)
     fd, temporary = tempfile.mkstemp(prefix=".kubeconfig-", dir=path.parent)  # created 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
@@ -100,6 +109,8 @@ def read_kubeconfig(path: Path) -> Credentials:
         context = next(c["context"] for c in loaded["contexts"] if c["name"] == current)
         cluster = next(c["cluster"] for c in loaded["clusters"] if c["name"] == context["cluster"])
         user = next(u["user"] for u in loaded["users"] if u["name"] == context["user"])
-        return Credentials(server=str(cluster["server"]), token=str(user["token"]))
-    except (KeyError, TypeError, StopIteration):
+        authority = cluster.get("certificate-authority-data")
+        ca_pem = base64.b64decode(authority).decode("ascii") if authority else None
+        return Credentials(server=str(cluster["server"]), token=str(user["token"]), ca_pem=ca_pem)
+    except (KeyError, TypeError, StopIteration, ValueError):
         raise KubeconfigError(f"{path}: no server and token for its current context") from None

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InvalidArgumentError
+from ...kube.resources import Resource, resource_for
 from ...spec import manifest_files
 from ..client import SERVER_ENV, ApiClient, CommandError, connect
-from ..resources import Resource, resource_for
 
 __all__ = [
     "add_namespace_options",
