@@ -28,6 +28,7 @@ from ..spec.kinds import MODEL_BY_KIND
 from .kube_api import KubeApi
 from .kube_status import NotFoundError, failure, failure_for
 from .manifests import Outcome
+from .render import explain_redacted
 from .views import model_placement, runtime_instances
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class _EmulatorRoutes:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidArgumentError("the request body is not UTF-8 text") from None
-        return self._sync.parse_text(text, source, namespace, path)
+        return explain_redacted(lambda: self._sync.parse_text(text, source, namespace, path), text)
 
     async def placement(self, request: Request) -> Response:
         resource = resource_for(request.path_params["plural"])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..errors import InvalidArgumentError, SpecError
+from ..errors import InvalidArgumentError
 from ..kube import fields
 from ..kube.patch import APPLY, PatchError, apply_conflicts, apply_patch
 from ..kube.resources import Resource
@@ -23,7 +23,7 @@ from ..spec.validation import validate_manifest
 from .context import object_key
 from .kube_status import AlreadyExistsError, ConflictError, NotFoundError, success
 from .kube_watch import watch_response
-from .render import REDACTED, list_body, stored_body, to_wire
+from .render import explain_redacted, list_body, stored_body, to_wire
 from .request_body import decode_body, media_type
 from .tables import TABLE_MEDIA_TYPE, table, wants_table
 from .views import model_placement, runtime_instances
@@ -215,7 +215,7 @@ class KubeApi:
     async def create(self, request: Request, resource: Resource) -> Response:
         raw = self._typed(await self._decoded(request), resource)
         warnings = self._field_warnings(request, resource, raw)
-        manifest = self._redacted_guard(lambda: self._manifest(request, resource, raw), raw)
+        manifest = explain_redacted(lambda: self._manifest(request, resource, raw), str(raw))
         name, namespace = manifest.metadata.name, manifest.metadata.namespace
         if self._context.registry.get(resource.kind, name, namespace) is not None:
             raise AlreadyExistsError(f'{resource.qualified_plural} "{name}" already exists')
@@ -228,7 +228,7 @@ class KubeApi:
     async def replace(self, request: Request, resource: Resource) -> Response:
         raw = self._typed(await self._decoded(request), resource)
         warnings = self._field_warnings(request, resource, raw)
-        manifest = self._redacted_guard(lambda: self._manifest(request, resource, raw), raw)
+        manifest = explain_redacted(lambda: self._manifest(request, resource, raw), str(raw))
         live = self._sync.get(resource.kind, request.path_params["name"], self._namespace(request, resource))
         self._check_version(resource, live, raw)
         if self._dry_run(request):
@@ -257,7 +257,7 @@ class KubeApi:
         warnings = self._field_warnings(request, resource, result, decoding=False)
         if existing is not None:
             self._check_version(resource, existing, patch if isinstance(patch, dict) else {})
-        manifest = self._redacted_guard(lambda: self._manifest(request, resource, result), result)
+        manifest = explain_redacted(lambda: self._manifest(request, resource, result), str(result))
         if self._dry_run(request):
             self._validate(manifest)
             return _json(to_wire(self._context, manifest), warnings=warnings)
@@ -312,14 +312,3 @@ class KubeApi:
                 log.info("%s (management API)", self._sync.delete(obj.kind, obj.metadata.name,
                                                                   obj.metadata.namespace).line())
         return _json(list_body(resource, bodies, self.revision))
-
-    @staticmethod
-    def _redacted_guard(parse: Callable[[], Manifest], raw: dict[str, Any]) -> Manifest:
-        try:
-            return parse()
-        except SpecError as exc:
-            if REDACTED not in str(raw):
-                raise
-            raise SpecError(f"{exc.cause} ({REDACTED!r} is what the API shows instead of secret values: apply the "
-                            "real value)", source=exc.source, document=exc.document, field=exc.field,
-                            obj=exc.obj) from None
