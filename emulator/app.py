@@ -15,8 +15,8 @@ import grpc
 from .adapters.factory import build_adapters
 from .asgi_server import AsgiServer
 from .control.api import build_api_app
-from .control.context import track_changes
 from .control.manifests import ManifestSync
+from .control.render import track_changes
 from .errors import SpecError
 from .kube.guard import AccessGuard
 from .kube.kubeconfig import remove_kubeconfig, write_kubeconfig

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..kube.objects import ObjectKey, ObjectStamps
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..spec import Manifest
     from .manifests import ManifestSync
 
-__all__ = ["ApiContext", "object_key", "spec_of", "track_changes"]
+__all__ = ["ApiContext", "object_key"]
 
 
 class ApiContext(Protocol):
@@ -40,15 +40,3 @@ class ApiContext(Protocol):
 
 def object_key(obj: Manifest) -> ObjectKey:
     return obj.kind, obj.metadata.namespace, obj.metadata.name
-
-
-def spec_of(obj: Manifest) -> dict[str, Any]:
-    """Everything but metadata: what `generation` follows."""
-    from ..spec import serialize
-
-    return {key: value for key, value in serialize(obj).items() if key != "metadata"}
-
-
-def track_changes(registry: Registry, stamps: ObjectStamps) -> None:
-    """Keep `stamps` (resourceVersion, generation, uid…) in step with every registry change."""
-    registry.subscribe(lambda event, obj: stamps.changed(event, object_key(obj), spec_of(obj)))

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..errors import InvalidArgumentError
 from ..kube import fields
+from ..kube.objects import ObjectKey, ObjectStamps
 from ..kube.patch import APPLY, PatchError, apply_conflicts, apply_patch
 from ..kube.resources import Resource
 from ..kube.selectors import SelectorError, matcher
@@ -97,7 +98,7 @@ class KubeApi:
         return [obj for obj in objects if matches(to_wire(self._context, obj))]
 
     async def list(self, request: Request, resource: Resource) -> Response:
-        if request.query_params.get("watch") in ("true", "1"):
+        if request.query_params.get("watch", "").lower() in ("true", "1"):
             return watch_response(self, request, resource)
         objects = self._selected(request, resource)
         return self._respond(request, resource, objects, single=False)
@@ -108,6 +109,19 @@ class KubeApi:
 
     def selected(self, request: Request, resource: Resource) -> list[Manifest]:
         return self._selected(request, resource)
+
+    def watches(self, request: Request, resource: Resource, key: ObjectKey, body: dict[str, Any]) -> bool:
+        """Whether a watch of `resource` at this request's path and selectors sees the object `key` / `body`."""
+        kind, namespace, _ = key
+        wanted = self._namespace(request, resource)
+        if kind != resource.kind or (wanted is not None and namespace != wanted):
+            return False
+        params = request.query_params
+        return matcher(params.get("labelSelector"), params.get("fieldSelector"))(body)
+
+    @property
+    def stamps(self) -> ObjectStamps:
+        return self._context.stamps
 
     def rows(self, resource: Resource, objects: list[Manifest]) -> list[dict[str, Any]]:
         """Objects as returned, plus what the emulator's wide columns show (placement, instances)."""
@@ -271,7 +285,7 @@ class KubeApi:
                      ) -> None:
         if not request.query_params.get("fieldManager"):
             raise InvalidArgumentError("fieldManager is required for apply requests")
-        if not isinstance(patch, dict) or request.query_params.get("force") == "true":
+        if not isinstance(patch, dict) or request.query_params.get("force", "").lower() == "true":
             return
         manager = self._manager(request)
         others = {m: body for m, body in self._applied.get(key, {}).items() if m != manager}

@@ -18,9 +18,11 @@ from .context import object_key
 from .views import object_status
 
 if TYPE_CHECKING:
+    from ..kube.objects import ObjectStamps
+    from ..registry import Registry
     from .context import ApiContext
 
-__all__ = ["REDACTED", "REDACTED_DATA", "explain_redacted", "list_body", "stored_body", "to_wire"]
+__all__ = ["REDACTED", "REDACTED_DATA", "explain_redacted", "list_body", "stored_body", "to_wire", "track_changes"]
 
 REDACTED = "<redacted>"
 REDACTED_DATA = base64.b64encode(REDACTED.encode()).decode("ascii")
@@ -45,6 +47,24 @@ def stored_body(context: ApiContext, obj: Manifest) -> dict[str, Any]:
     if stamp is not None:
         body["metadata"] = body["metadata"] | stamp.metadata()
     return body
+
+
+def _shown(obj: Manifest) -> dict[str, Any]:
+    """The object as the API shows it, without server metadata and status."""
+    body = serialize(obj)
+    if isinstance(obj, StorageConfigSecret):
+        body["data"] = dict.fromkeys(obj.entries, REDACTED_DATA)
+    return body
+
+
+def track_changes(registry: Registry, stamps: ObjectStamps) -> None:
+    """Keep `stamps` (resourceVersion, generation, uid, the watch history) in step with every registry change."""
+
+    def changed(event: str, obj: Manifest) -> None:
+        spec = {key: value for key, value in serialize(obj).items() if key != "metadata"}
+        stamps.changed(event, object_key(obj), spec, _shown(obj))
+
+    registry.subscribe(changed)
 
 
 def to_wire(context: ApiContext, obj: Manifest) -> dict[str, Any]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ObjectKey", "ObjectStamps", "Stamp", "fields_v1", "now_rfc3339"]
+__all__ = ["Change", "ObjectKey", "ObjectStamps", "Stamp", "fields_v1", "now_rfc3339"]
 
 ObjectKey = tuple[str, str | None, str]
 """(kind, namespace, name); namespace None for cluster-scoped kinds."""
@@ -40,6 +42,20 @@ def fields_v1(body: dict[str, Any]) -> dict[str, Any]:
     metadata = top.pop("metadata", {}) or {}
     kept = {key: metadata[key] for key in ("labels", "annotations") if metadata.get(key)}
     return walk(top | ({"metadata": kept} if kept else {}))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write, as watches replay it: the object as it was then (server metadata included, no status)."""
+
+    resource_version: int
+    event: str
+    """added, modified or deleted (the registry's words)."""
+    key: ObjectKey
+    body: dict[str, Any]
+
+
+_HISTORY = 2000
 
 
 @dataclass
@@ -68,6 +84,7 @@ class ObjectStamps:
     def __init__(self) -> None:
         self._stamps: dict[ObjectKey, Stamp] = {}
         self._revision = 0
+        self._history: deque[Change] = deque(maxlen=_HISTORY)
 
     @property
     def revision(self) -> int:
@@ -78,22 +95,27 @@ class ObjectStamps:
         self._revision += 1
         return self._revision
 
-    def changed(self, event: str, key: ObjectKey, spec: dict[str, Any]) -> None:
-        """`event` is the registry's (added, modified, deleted); `spec` the object without metadata and status."""
-        if event == "deleted":
-            self._stamps.pop(key, None)
-            self._next()
-            return
+    def changed(self, event: str, key: ObjectKey, spec: dict[str, Any], body: dict[str, Any]) -> None:
+        """`event` is the registry's (added, modified, deleted); `spec` the object without metadata and status
+        (what generation follows), `body` the object as the API may show it (recorded for watches)."""
         digest = _digest(spec)
         stamp = self._stamps.get(key)
+        version = self._next()
         if stamp is None:
-            version = self._next()
-            self._stamps[key] = Stamp(digest, version, created_version=version)
-            return
-        stamp.resource_version = self._next()
-        if digest != stamp.spec_digest:
-            stamp.spec_digest = digest
-            stamp.generation += 1
+            stamp = self._stamps[key] = Stamp(digest, version, created_version=version)
+        else:
+            stamp.resource_version = version
+            if event != "deleted" and digest != stamp.spec_digest:
+                stamp.spec_digest = digest
+                stamp.generation += 1
+        body = body | {"metadata": (body.get("metadata") or {}) | stamp.metadata()}
+        self._history.append(Change(version, event, key, body))
+        if event == "deleted":
+            del self._stamps[key]
+
+    def changes_after(self, resource_version: int) -> Iterator[Change]:
+        """The recorded writes newer than `resource_version`, oldest first (the last 2000 are kept)."""
+        return (change for change in list(self._history) if change.resource_version > resource_version)
 
     def stamp(self, key: ObjectKey) -> Stamp | None:
         return self._stamps.get(key)
