@@ -72,6 +72,9 @@ def _age(row: Row) -> str:
     return human_duration((datetime.now(UTC) - created).total_seconds())
 
 
+_age.jsonpath = ".metadata.creationTimestamp"  # type: ignore[attr-defined]  # a date column, shown as an age
+
+
 def _path(jsonpath: str) -> Callable[[Row], Any]:
     """A CRD printer column's JSONPath; the first result, as the API server's table convertor shows it."""
 
