@@ -129,7 +129,7 @@ def test_selectors(labels: str | None, fields_: str | None, body: dict, expected
 
 
 def test_a_bad_selector_is_an_error() -> None:
-    with pytest.raises(SelectorError, match="spec.x"):
+    with pytest.raises(SelectorError, match=r"spec\.x"):
         matcher(None, "spec.x=1")
 
 
