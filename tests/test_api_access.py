@@ -153,3 +153,11 @@ async def test_the_kubeconfig_is_removed_on_stop(make_settings: Callable[..., Se
     async with Emulator(make_settings(load_on_apply=False, kubeconfig=path)):
         assert path.is_file()
     assert not path.exists()
+
+
+async def test_api_enabled_false_serves_no_api_and_writes_no_kubeconfig(make_settings: Callable[..., Settings],
+                                                                       tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    async with Emulator(make_settings(load_on_apply=False, api_enabled=False, kubeconfig=path)) as emulator:
+        assert emulator.api_url is None
+        assert not path.exists()

@@ -122,6 +122,16 @@ class _EmulatorRoutes:
                                                                                              strict=True)))
 
 
+_OPENAPI: dict[str, dict[str, Any]] = {}
+
+
+def _cached(key: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """OpenAPI documents depend only on the code: built once per process."""
+    if key not in _OPENAPI:
+        _OPENAPI[key] = build()
+    return _OPENAPI[key]
+
+
 def _add_discovery(app: FastAPI) -> None:
     async def version(_: Request) -> Response:
         return _json(discovery.version_info(__version__))
@@ -145,16 +155,17 @@ def _add_discovery(app: FastAPI) -> None:
         return _json(found)
 
     async def openapi_index(_: Request) -> Response:
-        return _json(openapi.openapi_v3_index(RESOURCES, _model_of))
+        return _json(_cached("v3", lambda: openapi.openapi_v3_index(RESOURCES, _model_of)))
 
     async def openapi_document(request: Request) -> Response:
-        members = openapi.group_version_resources(RESOURCES, request.path_params["path"])
+        path = request.path_params["path"]
+        members = openapi.group_version_resources(RESOURCES, path)
         if not members:
             raise NotFoundError("the server could not find the requested resource")
-        return _json(openapi.openapi_v3_document(members, _model_of))
+        return _json(_cached(path, lambda: openapi.openapi_v3_document(members, _model_of)))
 
     async def openapi_v2(_: Request) -> Response:
-        return _json(openapi.openapi_v2(RESOURCES, _model_of))
+        return _json(_cached("v2", lambda: openapi.openapi_v2(RESOURCES, _model_of)))
 
     async def no_events(request: Request) -> Response:
         # The emulator records no Events yet (kubectl describe lists them; an empty list is what it expects).
