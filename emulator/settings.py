@@ -142,3 +142,9 @@ class Settings(BaseSettings):
     """Docker launcher: runtime images to run as another, local image (JSON object in MMEMU_IMAGE_OVERRIDES;
     setting it replaces these defaults). A replacement is used when present in the daemon, else the image
     itself; neither present is an error naming the image and how to build it (`scripts/build-images.sh`)."""
+
+    image_sources: dict[str, Path] = {}
+    """Process launcher: the local source folder of a runtime image (JSON object in MMEMU_IMAGE_SOURCES, e.g.
+    `{"custom-mnist-runtime:latest": "runtimes/custom-mnist"}`; relative to serve's working directory), for
+    ServingRuntimes applied through the management API, which have no manifest file that a relative
+    `modelmesh-emulator/source` annotation could be relative to. The folder found is written into that annotation."""

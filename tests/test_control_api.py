@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from emulator.app import Emulator
 from emulator.settings import Settings
 
+from .conftest import ROOT
 from .test_control_manifests import RUNTIME, isvc
 
 ISVCS = "/apis/serving.kserve.io/v1beta1/namespaces/modelmesh-serving/inferenceservices"
@@ -148,3 +150,19 @@ async def test_cluster_runtimes_tables_and_emulator_endpoints(api: httpx.AsyncCl
     assert broken.status_code == 422
     assert broken.json()["message"].startswith("broken.yaml, document 0: invalid YAML at line 1")
     assert info["namespace"] == "modelmesh-serving" and info["grpcUrl"].startswith("grpc://127.0.0.1:")
+
+
+async def test_a_runtime_applied_through_the_api_finds_its_source_by_image(
+        make_settings: Callable[..., Settings]) -> None:
+    folder = ROOT / "runtimes" / "custom-mnist"
+    runtime = yaml.safe_load((folder / "servingruntime.yaml").read_text())  # modelmesh-emulator/source: .
+    settings = make_settings(api_port=0, load_on_apply=False,
+                             image_sources={"custom-mnist-runtime:latest": str(folder)})
+    async with Emulator(settings) as emulator, httpx.AsyncClient(
+            base_url=emulator.api_url or "", headers={"Authorization": f"Bearer {emulator.api_token}"},
+            verify=ssl.create_default_context(cadata=emulator.api_certificate)) as client:
+        created = await client.post("/apis/serving.kserve.io/v1alpha1/namespaces/modelmesh-serving/servingruntimes",
+                                    json=runtime)
+
+    assert created.status_code == 201, created.text
+    assert created.json()["metadata"]["annotations"]["modelmesh-emulator/source"] == str(folder.resolve())

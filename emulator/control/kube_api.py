@@ -26,6 +26,7 @@ from .kube_status import AlreadyExistsError, ConflictError, NotFoundError, succe
 from .kube_watch import watch_response
 from .render import explain_redacted, list_body, stored_body, to_wire
 from .request_body import decode_body, media_type
+from .runtime_sources import with_image_source
 from .tables import TABLE_MEDIA_TYPE, table, wants_table
 from .views import model_placement, runtime_instances
 
@@ -192,7 +193,7 @@ class KubeApi:
         if name is not None and manifests[0].metadata.name != name:
             raise InvalidArgumentError(f"the name of the object ({manifests[0].metadata.name}) does not match the "
                                        f"name on the URL ({name})")
-        return manifests[0]
+        return with_image_source(manifests[0], self._context.settings.image_sources)
 
     def _dry_run(self, request: Request) -> bool:
         values = request.query_params.getlist("dryRun")
