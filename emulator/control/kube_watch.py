@@ -83,6 +83,11 @@ def watch_response(api: KubeApi, request: Request, resource: Resource) -> Stream
         first = True
         deadline = time.monotonic() + timeout if timeout is not None else None
         last_bookmark = time.monotonic()
+        if since is not None and stamps.expired(since):
+            gone = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Expired",
+                    "message": f"too old resource version: {since} ({stamps.revision})", "code": 410}
+            yield (json.dumps({"type": "ERROR", "object": gone}) + "\n").encode("utf-8")
+            return
         if since is None:  # start with the current state, as the API server does for resourceVersion 0 / unset
             objects = api.selected(request, resource)
             lines = []

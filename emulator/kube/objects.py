@@ -113,6 +113,11 @@ class ObjectStamps:
         if event == "deleted":
             del self._stamps[key]
 
+    def expired(self, resource_version: int) -> bool:
+        """Whether writes after `resource_version` were already dropped from the history (a watch from it is 410)."""
+        return bool(self._history) and len(self._history) == self._history.maxlen \
+            and resource_version < self._history[0].resource_version - 1
+
     def changes_after(self, resource_version: int) -> Iterator[Change]:
         """The recorded writes newer than `resource_version`, oldest first (the last 2000 are kept)."""
         return (change for change in list(self._history) if change.resource_version > resource_version)
