@@ -108,3 +108,16 @@ async def test_a_watch_from_a_forgotten_resource_version_is_410_expired(api: htt
 def short_history(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two kept writes instead of 2000, so a test can outrun the history."""
     monkeypatch.setattr(objects, "_HISTORY", 2)
+
+
+async def test_server_side_apply_removes_fields_a_manager_stopped_applying(api: httpx.AsyncClient) -> None:
+    labelled = isvc("y")
+    labelled["metadata"]["labels"] = {"app": "demo", "tier": "gold"}
+    await api.patch(f"{ISVCS}/y", content=json.dumps(labelled), headers=APPLY, params={"fieldManager": "alice"})
+    await api.patch(f"{ISVCS}/y", content=json.dumps({"metadata": {"labels": {"team": "b"}}}), headers=APPLY,
+                    params={"fieldManager": "bob"})
+    reapplied = await api.patch(f"{ISVCS}/y", content=json.dumps(isvc("y")), headers=APPLY,
+                                params={"fieldManager": "alice"})
+
+    assert reapplied.status_code == 200, reapplied.text
+    assert reapplied.json()["metadata"]["labels"] == {"app": "demo", "team": "b"}, "tier released, bob's kept"

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from ..errors import InvalidArgumentError
 from ..kube import fields
 from ..kube.objects import ObjectKey, ObjectStamps
-from ..kube.patch import APPLY, PatchError, apply_conflicts, apply_patch
+from ..kube.patch import APPLY, PatchError, apply_conflicts, apply_patch, drop_released
 from ..kube.resources import Resource
 from ..kube.selectors import SelectorError, matcher
 from ..spec import Manifest
@@ -264,6 +264,11 @@ class KubeApi:
         key = (resource.kind, namespace, name)
         if kind == APPLY:
             self._check_apply(request, resource, key, patch, live)
+            applied = self._applied.get(key, {})
+            previous = applied.get(self._manager(request))
+            if previous is not None:
+                others = {m: body for m, body in applied.items() if m != self._manager(request)}
+                live = drop_released(live, previous, patch, others)
         try:
             result = self._typed(apply_patch(kind, live, patch), resource)
         except PatchError as exc:

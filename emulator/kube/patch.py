@@ -3,8 +3,9 @@ strategic merge patch and server-side apply.
 
 Strategic merge patch is served for the core kinds (Secrets), whose fields are all maps or scalars, where it
 is the merge patch (no list merge keys to honour). Server-side apply here merges the applied configuration into
-the live object and reports conflicts with other appliers' fields (see `apply_conflicts`); it does not remove
-fields a manager stops applying (the emulator's simplification, docs/kubernetes-api.md).
+the live object, removes the fields a manager stopped applying that no other applier applies (`drop_released`)
+and reports conflicts with other appliers' fields (`apply_conflicts`); only appliers' fields count, not those of
+Update managers, and lists are atomic (the emulator's simplification, docs/kubernetes-api.md).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "PatchError",
     "apply_conflicts",
     "apply_patch",
+    "drop_released",
     "leaf_paths",
     "merge_patch",
 ]
@@ -76,31 +78,63 @@ def _keys(value: Any) -> list[str]:
     return [key for key, item in value.items() for key in (key, *_keys(item))]
 
 
-def leaf_paths(body: Any, prefix: str = "") -> dict[str, Any]:
-    """`.spec.predictor.model.storage.path` → value for every leaf (lists are leaves), metadata's name,
-    namespace, apiVersion and kind left out."""
+def _leaves(body: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """Every leaf of `body` by its key path (lists are leaves), without apiVersion, kind, status and the
+    metadata other than labels and annotations."""
     if not isinstance(body, dict) or not body:
         return {prefix: body} if prefix else {}
-    paths: dict[str, Any] = {}
+    leaves: dict[tuple[str, ...], Any] = {}
     for key, value in body.items():
         if not prefix and key in ("apiVersion", "kind", "status"):
             continue
-        if prefix == ".metadata" and key not in ("labels", "annotations"):
+        if prefix == ("metadata",) and key not in ("labels", "annotations"):
             continue
-        paths |= leaf_paths(value, f"{prefix}.{key}")
-    return paths
+        leaves |= _leaves(value, (*prefix, key))
+    return leaves
+
+
+def _shown(path: tuple[str, ...]) -> str:
+    return "".join(f".{key}" for key in path)
+
+
+def leaf_paths(body: Any) -> dict[str, Any]:
+    """`.spec.predictor.model.storage.path` → value for every leaf (see `_leaves`)."""
+    return {_shown(path): value for path, value in _leaves(body).items()}
 
 
 def apply_conflicts(applied: dict[str, Any], live: dict[str, Any], others: dict[str, dict[str, Any]]
                     ) -> list[tuple[str, str]]:
     """(manager, path) for each field `applied` would change that another applier set: what SSA calls a
     conflict. `others` maps each other Apply manager to the body it last applied."""
-    live_leaves = leaf_paths(live)
+    live_leaves = _leaves(live)
+    owned = {manager: _leaves(body) for manager, body in sorted(others.items())}
     conflicts = []
-    for path, value in leaf_paths(applied).items():
+    for path, value in _leaves(applied).items():
         if live_leaves.get(path, value) == value:
             continue
-        for manager, body in sorted(others.items()):
-            if path in leaf_paths(body):
-                conflicts.append((manager, path))
+        conflicts += [(manager, _shown(path)) for manager, leaves in owned.items() if path in leaves]
     return conflicts
+
+
+def drop_released(live: dict[str, Any], previous: dict[str, Any], applied: dict[str, Any],
+                  others: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """`live` without the fields a manager applied before (`previous`) and no longer applies, unless another
+    applier (`others`) applies them too: server-side apply's removal of released fields."""
+    kept = set(_leaves(applied)).union(*(set(_leaves(body)) for body in others.values()))
+    result = copy.deepcopy(live)
+    for path in set(_leaves(previous)) - kept:
+        _remove(result, path)
+    return result
+
+
+def _remove(body: dict[str, Any], path: tuple[str, ...]) -> None:
+    parents = [body]
+    for key in path[:-1]:
+        child = parents[-1].get(key)
+        if not isinstance(child, dict):
+            return
+        parents.append(child)
+    parents[-1].pop(path[-1], None)
+    for parent, key in zip(reversed(parents[:-1]), reversed(path[:-1]), strict=False):
+        if parent.get(key) == {}:
+            del parent[key]
