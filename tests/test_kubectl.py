@@ -110,6 +110,15 @@ def test_get_shows_upstreams_printer_columns(served: Served, env: dict[str, str]
     assert row.split()[:3] == [ISVC, f"grpc://127.0.0.1:{served.grpc_port}", "True"]
 
 
+def test_namespaces_and_all_namespaces(env: dict[str, str]) -> None:
+    namespaces = kubectl(env, "get", "ns", "-o", "name").stdout.split()
+    everywhere = kubectl(env, "get", "isvc", "-A").stdout.splitlines()
+
+    assert namespaces == ["namespace/modelmesh-serving"]
+    assert everywhere[0].split()[:2] == ["NAMESPACE", "NAME"]
+    assert everywhere[1].split()[:2] == ["modelmesh-serving", ISVC]
+
+
 def test_get_yaml_and_describe(env: dict[str, str]) -> None:
     obj = yaml.safe_load(kubectl(env, "get", "isvc", ISVC, "-o", "yaml").stdout)
     described = kubectl(env, "describe", "isvc", ISVC).stdout

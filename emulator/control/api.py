@@ -132,7 +132,12 @@ def _cached(key: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return _OPENAPI[key]
 
 
-def _add_discovery(app: FastAPI) -> None:
+def _namespace_body(name: str) -> dict[str, Any]:
+    """Every namespace exists in the emulator (objects may name any); it is listed once something uses it."""
+    return {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name}, "status": {"phase": "Active"}}
+
+
+def _add_discovery(app: FastAPI, context: ApiContext) -> None:
     async def version(_: Request) -> Response:
         return _json(discovery.version_info(__version__))
 
@@ -172,15 +177,22 @@ def _add_discovery(app: FastAPI) -> None:
         return _json({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": ""}, "items": []})
 
     async def namespace(request: Request) -> Response:
-        name = request.path_params["name"]
-        return _json({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name},
-                      "status": {"phase": "Active"}})
+        return _json(_namespace_body(request.path_params["name"]))
+
+    async def namespaces(request: Request) -> Response:
+        registry = context.registry
+        names = {context.settings.namespace} | {
+            obj.metadata.namespace for resource in RESOURCES if resource.namespaced
+            for obj in registry.list(resource.kind) if obj.metadata.namespace}
+        return _json({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": ""},
+                      "items": [_namespace_body(name) for name in sorted(names)]})
 
     for path, handler in (("/version", version), ("/api", api), ("/apis", apis), ("/api/{version}", group_version),
                           ("/apis/{group}", group), ("/apis/{group}/{version}", group_version),
                           ("/openapi/v3", openapi_index), ("/openapi/v3/{path:path}", openapi_document),
                           ("/openapi/v2", openapi_v2), ("/api/v1/events", no_events),
-                          ("/api/v1/namespaces/{ns}/events", no_events), ("/api/v1/namespaces/{name}", namespace)):
+                          ("/api/v1/namespaces/{ns}/events", no_events), ("/api/v1/namespaces/{name}", namespace),
+                          ("/api/v1/namespaces", namespaces)):
         app.add_api_route(path, handler, methods=["GET"])
 
 
@@ -194,7 +206,7 @@ def build_api_app(context: ApiContext, stopping: asyncio.Event) -> FastAPI:
     kube = KubeApi(context, stopping)
     for resource in RESOURCES:
         kube.add_routes(app, resource)
-    _add_discovery(app)
+    _add_discovery(app, context)
     for probe in UNAUTHENTICATED_PATHS:
         app.add_api_route(probe, _ok, methods=["GET"])
     routes = _EmulatorRoutes(context)
