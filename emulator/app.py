@@ -17,8 +17,12 @@ from .adapters.factory import build_adapters
 from .asgi_server import AsgiServer
 from .control.api import build_api_app
 from .control.manifests import ManifestSync
-from .control.object_meta import ObjectMeta
+from .control.render import track_changes
 from .errors import SpecError
+from .kube.guard import AccessGuard
+from .kube.kubeconfig import remove_kubeconfig, write_kubeconfig
+from .kube.objects import ObjectStamps
+from .kube.tls import make_serving_certificate
 from .launchers.factory import build_launcher
 from .launchers.process_reaper import remove_run_dir
 from .metrics import Metrics
@@ -56,12 +60,17 @@ class Emulator:
         self._stop_metrics: Callable[[], None] | None = None
         self.dataplane = DataPlane(self.placement, s.namespace, self.metrics)
         self.registry.subscribe(self.placement.on_registry_change)
-        self.object_meta = ObjectMeta()
-        self.registry.subscribe(self.object_meta.on_change)
+        self.stamps = ObjectStamps()
+        track_changes(self.registry, self.stamps)
         self.manifests = ManifestSync(self.registry, built_in_server_types=s.built_in_server_types,
                                       storage_secret_name=s.storage_secret_name,
                                       max_manifest_bytes=s.max_manifest_bytes)
         self._api_server: AsgiServer | None = None
+        self._api_stopping = asyncio.Event()
+        self.api_token = secrets.token_urlsafe(32)
+        """Bearer token every management API request must carry (in the kubeconfig `serve` writes)."""
+        self.api_certificate = ""
+        """PEM of the API's self-signed serving certificate (made at start; the clients' trust anchor)."""
         self.api_port = s.api_port
         self._grpc_server: grpc.aio.Server | None = None
         self._rest_server: AsgiServer | None = None
@@ -84,19 +93,33 @@ class Emulator:
             if s.metrics_enabled:
                 self._stop_metrics = self.metrics.serve(s.host, s.metrics_port)
             if s.api_enabled:
-                self._api_server = AsgiServer(build_api_app(self), s.api_host, s.api_port)
-                await self._api_server.start()
-                self.api_port = self._api_server.port
+                await self._start_api()
         except BaseException:
             await self.stop()
             raise
         log.info("modelmesh-emulator serving gRPC on %s:%d, REST on %s:%d", s.host, self.grpc_port, s.host,
                  self.rest_port)
 
+    async def _start_api(self) -> None:
+        s = self.settings
+        self._api_stopping.clear()
+        app = AccessGuard(build_api_app(self, self._api_stopping), token=self.api_token, bind_host=s.api_host)
+        certificate = await asyncio.to_thread(make_serving_certificate, self.work_dir / "api-tls", s.api_host)
+        self.api_certificate = certificate.cert_pem
+        self._api_server = AsgiServer(app, s.api_host, s.api_port, tls=(certificate.cert_file, certificate.key_file))
+        self.api_port = self._api_server.port
+        await self._api_server.start()
+        if s.kubeconfig is not None:
+            await asyncio.to_thread(write_kubeconfig, s.kubeconfig, server=self.api_client_url or "",
+                                    token=self.api_token, ca_pem=self.api_certificate, namespace=s.namespace)
+
     async def stop(self) -> None:
         if self._api_server is not None:
+            self._api_stopping.set()  # ends open watches, or uvicorn would wait for them
             await self._api_server.stop()
             self._api_server = None
+            if self.settings.kubeconfig is not None:
+                await asyncio.to_thread(remove_kubeconfig, self.settings.kubeconfig, self.api_token)
         if self._stop_metrics is not None:
             await asyncio.to_thread(self._stop_metrics)
             self._stop_metrics = None
@@ -120,7 +143,19 @@ class Emulator:
 
     @property
     def api_url(self) -> str | None:
-        return f"http://{self.settings.api_host}:{self.api_port}" if self.settings.api_enabled else None
+        return f"https://{self.settings.api_host}:{self.api_port}" if self.settings.api_enabled else None
+
+    @property
+    def launcher_name(self) -> str:
+        return self.launcher.name
+
+    @property
+    def api_client_url(self) -> str | None:
+        """Where a client on this machine reaches the API (a wildcard bind is reached on 127.0.0.1)."""
+        if not self.settings.api_enabled:
+            return None
+        host = "127.0.0.1" if self.settings.api_host in ("0.0.0.0", "::", "") else self.settings.api_host
+        return f"https://{host}:{self.api_port}"
 
     async def __aenter__(self) -> Emulator:
         await self.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -35,10 +36,12 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 
 class AsgiServer:
-    def __init__(self, app: ASGIApp, host: str, port: int):
+    def __init__(self, app: ASGIApp, host: str, port: int, *, tls: tuple[Path, Path] | None = None):
+        """`tls` is (certificate file, key file) to serve HTTPS."""
         self._sock = _listening_socket(host, port)
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+        files = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls is not None else {}
+        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, **files)
         config.load()
         self._server = uvicorn.Server(config)
         self._server.lifespan = config.lifespan_class(config)

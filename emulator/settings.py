@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     """Management API port; 0 picks a free one. Beside 8033, and not a port of ModelMesh (8033, 8008, 8080,
     8085, 8089, 8090, 2112), its runtimes (8000, 8001, 8002) or a local Kubernetes API (6443, 8443, 8001)."""
 
+    kubeconfig: Path | None = None
+    """Kubeconfig holding the management API's address and bearer token (mode 0600), for kubectl and the CLI:
+    `serve` writes it, the client commands read it. Unset: `~/.modelmesh-emulator/kubeconfig`."""
+
     watch: bool = True
     """`serve` re-applies a manifest file when it changes and deletes the objects of one that is removed."""
 
@@ -149,3 +153,9 @@ class Settings(BaseSettings):
     """Docker launcher: runtime images to run as another, local image (JSON object in MMEMU_IMAGE_OVERRIDES;
     setting it replaces these defaults). A replacement is used when present in the daemon, else the image
     itself; neither present is an error naming the image and how to build it (`scripts/build-images.sh`)."""
+
+    image_sources: dict[str, Path] = {}
+    """Process launcher: the local source folder of a runtime image (JSON object in MMEMU_IMAGE_SOURCES, e.g.
+    `{"custom-mnist-runtime:latest": "runtimes/custom-mnist"}`; relative to serve's working directory), for
+    ServingRuntimes applied through the management API, which have no manifest file that a relative
+    `modelmesh-emulator/source` annotation could be relative to. The folder found is written into that annotation."""

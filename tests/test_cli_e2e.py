@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.kube.kubeconfig import read_kubeconfig
 from emulator.launchers.ports import free_port
 
 from .conftest import ROOT
@@ -32,8 +34,8 @@ class Served:
     """A `modelmesh-emulator serve` subprocess and everything it printed so far."""
 
     def __init__(self, process: subprocess.Popen[str], grpc_port: int, rest_port: int, api_port: int,
-                 cache_dir: Path):
-        self.process, self.cache_dir = process, cache_dir
+                 cache_dir: Path, kubeconfig: Path):
+        self.process, self.cache_dir, self.kubeconfig = process, cache_dir, kubeconfig
         self.grpc_port, self.rest_port, self.api_port = grpc_port, rest_port, api_port
         self.lines: list[str] = []
         self._changed = threading.Condition()
@@ -41,7 +43,23 @@ class Served:
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment for the client commands and kubectl: this emulator's kubeconfig."""
+        return os.environ | {"MMEMU_SERVER": self.api_url, "MMEMU_KUBECONFIG": str(self.kubeconfig),
+                             "KUBECONFIG": str(self.kubeconfig)}
+
+    @property
+    def verify(self) -> ssl.SSLContext:
+        """Trusts the API's serving certificate (from the kubeconfig)."""
+        return read_kubeconfig(self.kubeconfig).ssl_context()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header with the token `serve` wrote into the kubeconfig."""
+        return {"Authorization": f"Bearer {read_kubeconfig(self.kubeconfig).token}"}
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -81,12 +99,13 @@ def serve_process(paths: list[str], *, cwd: Path, cache_dir: Path, extra: tuple[
     """
     grpc_port, rest_port, api_port = free_port(), free_port(), free_port()
     env = os.environ | {"MMEMU_METRICS_PORT": str(free_port())}
+    kubeconfig = cache_dir.with_name(f"{cache_dir.name}-kubeconfig")
     command = [str(BIN / "modelmesh-emulator"), "serve", *paths, "--grpc-port", str(grpc_port), "--rest-port",
                str(rest_port), "--api-port", str(api_port), "--cache-dir", str(cache_dir), "--launcher", "process",
-               *extra]
+               "--kubeconfig", str(kubeconfig), *extra]
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=env)
-    served = Served(process, grpc_port, rest_port, api_port, cache_dir)
+    served = Served(process, grpc_port, rest_port, api_port, cache_dir, kubeconfig)
     try:
         served.wait_for(lambda line: line.startswith("serving gRPC"))
     except BaseException:

@@ -18,6 +18,12 @@ from emulator.settings import Settings
 from .test_cli_e2e import BIN
 
 
+@pytest.fixture(autouse=True)
+def no_kubeconfig(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No kubeconfig: the server comes from the options and settings under test, not from a running emulator."""
+    monkeypatch.setenv("MMEMU_KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+
+
 def test_an_unreachable_emulator_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     server = f"http://127.0.0.1:{free_port()}"
 
@@ -40,7 +46,7 @@ def test_server_defaults_to_the_api_port_setting(capsys: pytest.CaptureFixture[s
     monkeypatch.setenv("MMEMU_API_PORT", str(port))
 
     assert main(["status"]) == 1
-    assert f"http://127.0.0.1:{port}" in capsys.readouterr().err
+    assert f"https://127.0.0.1:{port}" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from emulator.app import Emulator
 from emulator.settings import Settings
 
+from .conftest import ROOT
 from .test_control_manifests import RUNTIME, isvc
 
 ISVCS = "/apis/serving.kserve.io/v1beta1/namespaces/modelmesh-serving/inferenceservices"
@@ -28,7 +31,9 @@ YAML = {"Content-Type": "application/yaml"}
 async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
     async with Emulator(make_settings(api_port=0, load_on_apply=False)) as emulator:
         assert emulator.api_url is not None
-        async with httpx.AsyncClient(base_url=emulator.api_url) as client:
+        async with httpx.AsyncClient(base_url=emulator.api_url,
+                                     headers={"Authorization": f"Bearer {emulator.api_token}"},
+                                     verify=ssl.create_default_context(cadata=emulator.api_certificate)) as client:
             yield client
 
 
@@ -71,11 +76,11 @@ async def test_bad_requests_get_kubernetes_status_bodies(api: httpx.AsyncClient)
     wrong_kind = await api.post(PREDICTORS, content=isvc("b"), headers=YAML)
     wrong_name = await api.put(f"{ISVCS}/other", content=isvc("b"), headers=YAML)
     no_route = await api.get("/apis/serving.kserve.io/v1beta1/namespaces/x/widgets")
-    no_method = await api.patch(f"{ISVCS}/b")
+    no_method = await api.post(f"{ISVCS}/b")
 
     assert invalid.status_code == 422
     assert invalid.json()["reason"] == "Invalid"
-    assert invalid.json()["message"] == ('request body, document 0: InferenceService "b": field '
+    assert invalid.json()["message"] == ('request body: InferenceService "b": field '
                                          "spec.predictor.model.modelFormat.name: Input should be a valid string")
     assert not_json.json() == status_body(400, "BadRequest", "the request body is not valid JSON: Expecting "
                                           "property name enclosed in double quotes at line 1 column 2")
@@ -113,7 +118,7 @@ async def test_secret_values_are_never_returned_or_logged(api: httpx.AsyncClient
     table = await api.get(SECRETS, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
     bad = await api.put(f"{SECRETS}/storage-config", json={**secret, "stringData": {"my-s3": "{" + SECRET_KEY}})
 
-    assert got.json()["data"] == {"my-s3": "<redacted>"}
+    assert got.json()["data"] == {"my-s3": "PHJlZGFjdGVkPg=="}
     assert reapplied.status_code == 422
     assert "'<redacted>' is what the API shows instead of secret values" in reapplied.json()["message"]
     assert table.json()["rows"][0]["cells"][:3] == ["storage-config", "Opaque", 1]
@@ -145,3 +150,19 @@ async def test_cluster_runtimes_tables_and_emulator_endpoints(api: httpx.AsyncCl
     assert broken.status_code == 422
     assert broken.json()["message"].startswith("broken.yaml, document 0: invalid YAML at line 1")
     assert info["namespace"] == "modelmesh-serving" and info["grpcUrl"].startswith("grpc://127.0.0.1:")
+
+
+async def test_a_runtime_applied_through_the_api_finds_its_source_by_image(
+        make_settings: Callable[..., Settings]) -> None:
+    folder = ROOT / "runtimes" / "custom-mnist"
+    runtime = yaml.safe_load((folder / "servingruntime.yaml").read_text())  # modelmesh-emulator/source: .
+    settings = make_settings(api_port=0, load_on_apply=False,
+                             image_sources={"custom-mnist-runtime:latest": str(folder)})
+    async with Emulator(settings) as emulator, httpx.AsyncClient(
+            base_url=emulator.api_url or "", headers={"Authorization": f"Bearer {emulator.api_token}"},
+            verify=ssl.create_default_context(cadata=emulator.api_certificate)) as client:
+        created = await client.post("/apis/serving.kserve.io/v1alpha1/namespaces/modelmesh-serving/servingruntimes",
+                                    json=runtime)
+
+    assert created.status_code == 201, created.text
+    assert created.json()["metadata"]["annotations"]["modelmesh-emulator/source"] == str(folder.resolve())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,7 +140,7 @@ def served_runtimes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
 
 def test_get_clusterservingruntimes_lists_the_four_with_their_formats(served_runtimes: Served) -> None:
     result = subprocess.run([str(BIN / "modelmesh-emulator"), "get", "clusterservingruntimes"], capture_output=True,
-                            text=True, cwd=ROOT, env=os.environ | {"MMEMU_SERVER": served_runtimes.api_url},
+                            text=True, cwd=ROOT, env=served_runtimes.env,
                             timeout=120)
 
     lines = result.stdout.splitlines()

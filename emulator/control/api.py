@@ -1,16 +1,16 @@
-"""The management API: Kubernetes-style CRUD on the emulator's objects, plus `/emulator/v1` for the CLI.
+"""The management API: a Kubernetes API server for the emulator's kinds, plus `/emulator/v1` for the CLI.
 
 Served by uvicorn inside the emulator's event loop and every handler is `async def`, so registry and
 placement are only ever touched from that loop. Errors are Kubernetes `Status` bodies. Request bodies
-are never logged or echoed back: they may hold storage credentials.
+are never logged or echoed back: they may hold storage credentials. Access control (token, Host, Origin,
+body types and size) is kube.guard's, wrapped around this app by app.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -19,144 +19,49 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import EmulatorError, InvalidArgumentError, SpecError
+from ..errors import EmulatorError, InvalidArgumentError
+from ..kube import discovery, openapi
+from ..kube.guard import UNAUTHENTICATED_PATHS
+from ..kube.resources import RESOURCES, Resource, resource_for
 from ..spec import Manifest
-from .kube_status import NotFoundError, failure, failure_for, success
+from ..spec.kinds import MODEL_BY_KIND
+from .kube_api import KubeApi
+from .kube_status import NotFoundError, failure, failure_for
 from .manifests import Outcome
 from .modelmesh_view import modelmesh_registrations
-from .render import REDACTED, list_body, to_wire
-from .resources import RESOURCES, Resource, resource_for
-from .tables import TABLE_MEDIA_TYPE, table, wants_table
+from .render import explain_redacted
 from .views import model_placement, runtime_instances
 
 if TYPE_CHECKING:
-    from ..app import Emulator
+    from .context import ApiContext
 
 __all__ = ["build_api_app"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Request], Awaitable[Response]]
 _MODEL_KINDS = ("InferenceService", "Predictor")
-_RUNTIME_KINDS = ("ServingRuntime", "ClusterServingRuntime")
 _ALL_LINES = 1_000_000
 
 
-def _json(body: dict[str, Any], status: int = 200, media_type: str = "application/json") -> Response:
-    return JSONResponse(body, status_code=status, media_type=media_type)
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return JSONResponse(body, status_code=status)
 
 
-class _Api:
-    def __init__(self, emulator: Emulator):
-        self._emulator = emulator
-        self._sync = emulator.manifests
+def _model_of(resource: Resource) -> Any:
+    return MODEL_BY_KIND[resource.kind]
 
-    # ---- Kubernetes-style resources ---------------------------------------------------------------
 
-    def add_resource(self, app: FastAPI, resource: Resource) -> None:
-        def bind(method: Callable[[Request, Resource], Awaitable[Response]]) -> Handler:
-            async def handler(request: Request) -> Response:
-                return await method(request, resource)
+class _EmulatorRoutes:
+    """`/emulator/v1`: what only the emulator has (multi-document apply for the CLI, placement, runtimes, logs)."""
 
-            return handler
-
-        collections = [resource.collection_path(None)]
-        if resource.namespaced:
-            collections.insert(0, resource.collection_path("{namespace}"))
-            app.add_api_route(collections[1], bind(self.list), methods=["GET"])
-        app.add_api_route(collections[0], bind(self.list), methods=["GET"])
-        app.add_api_route(collections[0], bind(self.create), methods=["POST"])
-        item = f"{collections[0]}/{{name}}"
-        app.add_api_route(item, bind(self.get), methods=["GET"])
-        app.add_api_route(item, bind(self.replace), methods=["PUT"])
-        app.add_api_route(item, bind(self.delete), methods=["DELETE"])
-
-    async def list(self, request: Request, resource: Resource) -> Response:
-        namespace = request.path_params.get("namespace")
-        objects = self._emulator.registry.list(resource.kind, namespace if resource.namespaced else None)
-        return self._respond(request, resource, objects, single=False)
-
-    async def get(self, request: Request, resource: Resource) -> Response:
-        obj = self._sync.get(resource.kind, request.path_params["name"], self._namespace(request, resource))
-        return self._respond(request, resource, [obj], single=True)
-
-    async def create(self, request: Request, resource: Resource) -> Response:
-        manifest = await self._one_object(request, resource, name=None)
-        obj = self._sync.create(manifest)
-        log.info("%s (management API)", resource.line(obj.metadata.name, "created"))
-        return _json(to_wire(self._emulator, obj), status=201)
-
-    async def replace(self, request: Request, resource: Resource) -> Response:
-        manifest = await self._one_object(request, resource, name=request.path_params["name"])
-        obj = self._sync.replace(manifest)
-        log.info("%s (management API)", resource.line(obj.metadata.name, "replaced"))
-        return _json(to_wire(self._emulator, obj))
-
-    async def delete(self, request: Request, resource: Resource) -> Response:
-        outcome = self._sync.delete(resource.kind, request.path_params["name"], self._namespace(request, resource))
-        log.info("%s (management API)", outcome.line())
-        return _json(success({"name": outcome.name, "group": resource.group, "kind": resource.plural}))
-
-    def _namespace(self, request: Request, resource: Resource) -> str | None:
-        return request.path_params.get("namespace") if resource.namespaced else None
-
-    async def _one_object(self, request: Request, resource: Resource, name: str | None) -> Manifest:
-        manifests = await self._manifests(request, "request body", self._namespace(request, resource))
-        if len(manifests) != 1 or manifests[0].kind != resource.kind:
-            found = manifests[0].kind if len(manifests) == 1 else f"{len(manifests)} objects"
-            raise InvalidArgumentError(f"expected one {resource.kind} for {resource.plural}, got {found}")
-        obj = manifests[0]
-        if name is not None and obj.metadata.name != name:
-            raise InvalidArgumentError(f"the name of the object ({obj.metadata.name}) does not match the name on "
-                                       f"the URL ({name})")
-        return obj
-
-    def _respond(self, request: Request, resource: Resource, objects: list[Manifest], *, single: bool) -> Response:
-        bodies = [to_wire(self._emulator, obj) for obj in objects]
-        if wants_table(request.headers.get("accept")):
-            return _json(table(resource, self._rows(resource, objects, bodies)), media_type=TABLE_MEDIA_TYPE)
-        return _json(bodies[0] if single else list_body(resource, bodies))
-
-    def _rows(self, resource: Resource, objects: list[Manifest], bodies: list[dict[str, Any]]) -> list[dict]:
-        if resource.kind in _MODEL_KINDS:
-            return [body | {"placement": model_placement(self._emulator, obj)} for obj, body in zip(objects, bodies,
-                                                                                                    strict=True)]
-        if resource.kind in _RUNTIME_KINDS:
-            instances = {(rt["kind"], rt["namespace"], rt["name"]): rt["instances"]
-                         for rt in runtime_instances(self._emulator)}
-            return [body | {"instances": instances.get((obj.kind, obj.metadata.namespace, obj.metadata.name), [])}
-                    for obj, body in zip(objects, bodies, strict=True)]
-        return bodies
-
-    async def _manifests(self, request: Request, source: str, namespace: str | None, path: str | None = None
-                         ) -> list[Manifest]:
-        """The objects in a JSON or YAML request body."""
-        try:
-            text = (await request.body()).decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidArgumentError("the request body is not UTF-8 text") from None
-        try:
-            if "json" in request.headers.get("content-type", ""):
-                try:
-                    raw = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise InvalidArgumentError(f"the request body is not valid JSON: {exc.msg} at line "
-                                               f"{exc.lineno} column {exc.colno}") from None
-                return self._sync.parse_raw(raw, source, namespace)
-            return self._sync.parse_text(text, source, namespace, path)
-        except SpecError as exc:
-            if REDACTED not in text:
-                raise
-            raise SpecError(f"{exc.cause} ({REDACTED!r} is what the API shows instead of secret values: apply the "
-                            "real value)", source=exc.source, document=exc.document, field=exc.field,
-                            obj=exc.obj) from None
-
-    # ---- /emulator/v1 -----------------------------------------------------------------------------
+    def __init__(self, context: ApiContext):
+        self._context = context
+        self._sync = context.manifests
 
     async def info(self, request: Request) -> Response:
-        e = self._emulator
-        return _json({"version": __version__, "namespace": e.settings.namespace, "grpcUrl": e.grpc_url,
-                      "restUrl": e.rest_url, "apiUrl": e.api_url, "launcher": e.launcher.name})
+        c = self._context
+        return _json({"version": __version__, "namespace": c.settings.namespace, "grpcUrl": c.grpc_url,
+                      "restUrl": c.rest_url, "apiUrl": c.api_url, "launcher": c.launcher_name})
 
     async def apply(self, request: Request) -> Response:
         return await self._change(request, self._sync.apply)
@@ -166,26 +71,34 @@ class _Api:
 
     async def _change(self, request: Request, change: Callable[[list[Manifest]], list[Outcome]]) -> Response:
         params = request.query_params
-        manifests = await self._manifests(request, params.get("source") or "request body", params.get("namespace"),
-                                          params.get("path"))
+        body = await request.body()  # at most 3 MiB (kube.guard); parsed in a worker thread
+        manifests = await asyncio.to_thread(self._parse, body, params.get("source") or "request body",
+                                            params.get("namespace"), params.get("path"))
         outcomes = change(manifests)
         for outcome in outcomes:
             log.log(logging.ERROR if outcome.error else logging.INFO, "%s (management API)", outcome.line())
         return _json({"kind": "ManifestResult", "apiVersion": "emulator/v1",
                       "items": [outcome.to_json() for outcome in outcomes]})
 
+    def _parse(self, body: bytes, source: str, namespace: str | None, path: str | None) -> list[Manifest]:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidArgumentError("the request body is not UTF-8 text") from None
+        return explain_redacted(lambda: self._sync.parse_text(text, source, namespace, path), text)
+
     async def placement(self, request: Request) -> Response:
         resource = resource_for(request.path_params["plural"])
         if resource.kind not in _MODEL_KINDS:
             raise NotFoundError(f"{resource.plural} have no model placement")
         obj = self._sync.get(resource.kind, request.path_params["name"], request.path_params["namespace"])
-        return _json(model_placement(self._emulator, obj))
+        return _json(model_placement(self._context, obj))
 
     async def runtimes(self, request: Request) -> Response:
-        return _json({"kind": "RuntimeList", "apiVersion": "emulator/v1", "items": runtime_instances(self._emulator)})
+        return _json({"kind": "RuntimeList", "apiVersion": "emulator/v1", "items": runtime_instances(self._context)})
 
     async def modelmesh(self, request: Request) -> Response:
-        return _json(modelmesh_registrations(self._emulator))
+        return _json(modelmesh_registrations(self._context))
 
     async def logs(self, request: Request) -> Response:
         name, params = request.path_params["name"], request.query_params
@@ -194,17 +107,18 @@ class _Api:
             tail = int(params.get("tail", "-1"))
         except ValueError:
             raise InvalidArgumentError("tail must be a number of lines") from None
-        runtimes = [rt for rt in self._emulator.registry.list("ClusterServingRuntime")
-                    + self._emulator.registry.list("ServingRuntime", namespace) if rt.metadata.name == name]
+        registry = self._context.registry
+        runtimes = [rt for rt in registry.list("ClusterServingRuntime") + registry.list("ServingRuntime", namespace)
+                    if rt.metadata.name == name]
         if not runtimes:
             raise NotFoundError(f'servingruntimes.serving.kserve.io "{name}" not found')
-        handles = [h for h in self._emulator.pool.handles() if h.runtime.metadata.name == name
+        handles = [h for h in self._context.pool.handles() if h.runtime.metadata.name == name
                    and (namespace is None or h.runtime.metadata.namespace in (None, namespace))
                    and instance_id in (None, h.location)]
         if not handles:
             which = f"instance {instance_id}" if instance_id else "running instance"
             raise NotFoundError(f"runtime {name} has no {which} (instances start when a model needs them)")
-        lines = tail if tail >= 0 else _ALL_LINES
+        lines = min(tail, _ALL_LINES) if tail >= 0 else _ALL_LINES  # clamped, as the API server clamps tailLines
         texts = await asyncio.gather(*(asyncio.to_thread(h.instance.log_tail, lines) for h in handles))
         if len(handles) == 1:
             return PlainTextResponse(texts[0])
@@ -212,19 +126,102 @@ class _Api:
                                                                                              strict=True)))
 
 
-def build_api_app(emulator: Emulator) -> FastAPI:
+_OPENAPI: dict[str, dict[str, Any]] = {}
+
+
+def _cached(key: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """OpenAPI documents depend only on the code: built once per process."""
+    if key not in _OPENAPI:
+        _OPENAPI[key] = build()
+    return _OPENAPI[key]
+
+
+def _namespace_body(name: str) -> dict[str, Any]:
+    """Every namespace exists in the emulator (objects may name any); it is listed once something uses it."""
+    return {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name}, "status": {"phase": "Active"}}
+
+
+def _add_discovery(app: FastAPI, context: ApiContext) -> None:
+    async def version(_: Request) -> Response:
+        return _json(discovery.version_info(__version__))
+
+    async def api(_: Request) -> Response:
+        return _json(discovery.api_versions())
+
+    async def apis(_: Request) -> Response:
+        return _json(discovery.api_group_list())
+
+    async def group(request: Request) -> Response:
+        name = request.path_params["group"]
+        if not discovery.group_versions(name):
+            raise NotFoundError("the server could not find the requested resource")
+        return _json(discovery.api_group(name))
+
+    async def group_version(request: Request) -> Response:
+        found = discovery.api_resource_list(request.path_params.get("group", ""), request.path_params["version"])
+        if found is None:
+            raise NotFoundError("the server could not find the requested resource")
+        return _json(found)
+
+    async def openapi_index(_: Request) -> Response:
+        return _json(_cached("v3", lambda: openapi.openapi_v3_index(RESOURCES, _model_of)))
+
+    async def openapi_document(request: Request) -> Response:
+        path = request.path_params["path"]
+        members = openapi.group_version_resources(RESOURCES, path)
+        if not members:
+            raise NotFoundError("the server could not find the requested resource")
+        return _json(_cached(path, lambda: openapi.openapi_v3_document(members, _model_of)))
+
+    async def openapi_v2(_: Request) -> Response:
+        return _json(_cached("v2", lambda: openapi.openapi_v2(RESOURCES, _model_of)))
+
+    async def no_events(request: Request) -> Response:
+        # The emulator records no Events yet (kubectl describe lists them; an empty list is what it expects).
+        return _json({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": ""}, "items": []})
+
+    async def namespace(request: Request) -> Response:
+        return _json(_namespace_body(request.path_params["name"]))
+
+    async def namespaces(request: Request) -> Response:
+        registry = context.registry
+        names = {context.settings.namespace} | {
+            obj.metadata.namespace for resource in RESOURCES if resource.namespaced
+            for obj in registry.list(resource.kind) if obj.metadata.namespace}
+        return _json({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": ""},
+                      "items": [_namespace_body(name) for name in sorted(names)]})
+
+    for path, handler in (("/version", version), ("/api", api), ("/apis", apis), ("/api/{version}", group_version),
+                          ("/apis/{group}", group), ("/apis/{group}/{version}", group_version),
+                          ("/openapi/v3", openapi_index), ("/openapi/v3/{path:path}", openapi_document),
+                          ("/openapi/v2", openapi_v2), ("/api/v1/events", no_events),
+                          ("/api/v1/namespaces/{ns}/events", no_events), ("/api/v1/namespaces/{name}", namespace),
+                          ("/api/v1/namespaces", namespaces)):
+        app.add_api_route(path, handler, methods=["GET"])
+
+
+async def _ok(_: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+def build_api_app(context: ApiContext, stopping: asyncio.Event) -> FastAPI:
+    """The API app; `stopping` set ends open watches (so the server can stop)."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    api = _Api(emulator)
+    kube = KubeApi(context, stopping)
     for resource in RESOURCES:
-        api.add_resource(app, resource)
-    app.add_api_route("/emulator/v1/info", api.info, methods=["GET"])
-    app.add_api_route("/emulator/v1/apply", api.apply, methods=["POST"])
-    app.add_api_route("/emulator/v1/delete", api.delete_manifests, methods=["POST"])
-    app.add_api_route("/emulator/v1/namespaces/{namespace}/{plural}/{name}/placement", api.placement,
+        kube.add_routes(app, resource)
+    _add_discovery(app, context)
+    for probe in UNAUTHENTICATED_PATHS:
+        app.add_api_route(probe, _ok, methods=["GET"])
+    routes = _EmulatorRoutes(context)
+    app.add_api_route("/emulator/v1/info", routes.info, methods=["GET"])
+    app.add_api_route("/emulator/v1/apply", routes.apply, methods=["POST"])
+    app.add_api_route("/emulator/v1/delete", routes.delete_manifests, methods=["POST"])
+    app.add_api_route("/emulator/v1/namespaces/{namespace}/{plural}/{name}/placement", routes.placement,
                       methods=["GET"])
-    app.add_api_route("/emulator/v1/runtimes", api.runtimes, methods=["GET"])
-    app.add_api_route("/emulator/v1/modelmesh", api.modelmesh, methods=["GET"])
-    app.add_api_route("/emulator/v1/runtimes/{name}/logs", api.logs, methods=["GET"])
+    app.add_api_route("/emulator/v1/runtimes", routes.runtimes, methods=["GET"])
+    app.add_api_route("/emulator/v1/modelmesh", routes.modelmesh, methods=["GET"])
+    app.add_api_route("/emulator/v1/runtimes/{name}/logs", routes.logs, methods=["GET"])
 
     @app.exception_handler(EmulatorError)
     async def emulator_error(_: Request, exc: EmulatorError) -> Response:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import ssl
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from ..kube.kubeconfig import KubeconfigError, default_kubeconfig_path, read_kubeconfig
+from ..kube.resources import Resource
 from ..settings import Settings
-from .resources import Resource
 from .tables import TABLE_MEDIA_TYPE
 
-__all__ = ["SERVER_ENV", "ApiClient", "CommandError", "UsageError", "default_server"]
+__all__ = ["SERVER_ENV", "ApiClient", "CommandError", "UsageError", "connect", "default_server"]
 
 SERVER_ENV = "MMEMU_SERVER"
 
@@ -36,7 +39,25 @@ def default_server() -> str:
         return configured
     settings = Settings()
     host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
-    return f"http://{host}:{settings.api_port}"
+    return f"https://{host}:{settings.api_port}"
+
+
+def _kubeconfig_path() -> Path:
+    return Settings().kubeconfig or default_kubeconfig_path()
+
+
+def connect(server: str | None) -> ApiClient:
+    """A client of `server` (else $MMEMU_SERVER, else the kubeconfig's) with the token in the kubeconfig that
+    `serve` wrote ($MMEMU_KUBECONFIG, else ~/.modelmesh-emulator/kubeconfig)."""
+    path = _kubeconfig_path()
+    try:
+        credentials = read_kubeconfig(path)
+    except KubeconfigError as exc:
+        return ApiClient(server or default_server(), token=None, kubeconfig_problem=str(exc))
+    given = server or os.environ.get(SERVER_ENV)
+    return ApiClient(given or credentials.server, token=credentials.token, verify=credentials.ssl_context(),
+                     kubeconfig_problem=None if given is None or given.rstrip("/") == credentials.server.rstrip("/")
+                     else f"{path} is for {credentials.server}, not {given}")
 
 
 def _error(response: httpx.Response) -> CommandError:
@@ -50,9 +71,12 @@ def _error(response: httpx.Response) -> CommandError:
 
 
 class ApiClient:
-    def __init__(self, server: str, *, timeout_s: float = 60.0):
+    def __init__(self, server: str, *, token: str | None = None, verify: ssl.SSLContext | bool = True,
+                 kubeconfig_problem: str | None = None, timeout_s: float = 60.0):
         self.server = server.rstrip("/")
-        self._http = httpx.Client(base_url=self.server, timeout=timeout_s)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.server, timeout=timeout_s, headers=headers, verify=verify)
+        self._kubeconfig_problem = kubeconfig_problem
         self._info: dict[str, Any] | None = None
 
     def close(self) -> None:
@@ -67,6 +91,11 @@ class ApiClient:
                                f"running? (--server / {SERVER_ENV})") from None
         except httpx.HTTPError as exc:
             raise CommandError(f"request to {self.server} failed: {exc}") from None
+        if response.status_code == 401:
+            why = self._kubeconfig_problem or "its token is not this emulator's: is the emulator there the one " \
+                                              "that wrote it?"
+            raise CommandError(f"the emulator at {self.server} refused the request (Unauthorized): {why}",
+                               "Unauthorized")
         if response.is_error:
             raise _error(response)
         return response

@@ -8,7 +8,7 @@ import grpc
 
 from ..errors import EmulatorError, ModelNotFoundError, SpecError
 
-__all__ = ["AlreadyExistsError", "NotFoundError", "failure", "failure_for", "success"]
+__all__ = ["AlreadyExistsError", "ConflictError", "NotFoundError", "failure", "failure_for", "success"]
 
 _REASON_BY_CODE = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 409: "AlreadyExists",
                    415: "UnsupportedMediaType", 422: "Invalid", 501: "NotImplemented", 503: "ServiceUnavailable"}
@@ -19,13 +19,27 @@ class AlreadyExistsError(EmulatorError):
     http_status = 409
 
 
+class ConflictError(EmulatorError):
+    """A write with a stale resourceVersion, or a server-side apply conflict (409 Conflict)."""
+
+    grpc_code = grpc.StatusCode.ABORTED
+    http_status = 409
+    reason = "Conflict"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.details = details
+
+
 class NotFoundError(ModelNotFoundError):
     """An object, runtime or route the API does not have."""
 
 
-def failure(code: int, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def failure(code: int, message: str, details: dict[str, Any] | None = None, reason: str | None = None
+            ) -> dict[str, Any]:
     body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                            "message": message, "reason": _REASON_BY_CODE.get(code, "InternalError"), "code": code}
+                            "message": message, "reason": reason or _REASON_BY_CODE.get(code, "InternalError"),
+                            "code": code}
     if details:
         body["details"] = details
     return body
@@ -33,6 +47,8 @@ def failure(code: int, message: str, details: dict[str, Any] | None = None) -> d
 
 def failure_for(exc: EmulatorError, details: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Status for an emulator error: a bad manifest is 422 Invalid, like a rejected object in Kubernetes."""
+    if isinstance(exc, ConflictError):
+        return failure(409, exc.message, exc.details or details, reason=ConflictError.reason)
     return failure(422 if isinstance(exc, SpecError) else exc.http_status, exc.message, details)
 
 

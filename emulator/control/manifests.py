@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SpecError
+from ..kube.objects import ObjectKey
+from ..kube.resources import Resource, resource_for_kind
 from ..registry import ObjectNotFoundError, Registry
 from ..spec import DEFAULT_MAX_MANIFEST_BYTES, Manifest, load_file, load_json, load_text, parse_document
+from .context import object_key
 from .kube_status import AlreadyExistsError, NotFoundError
-from .object_meta import ObjectKey, object_key
-from .resources import Resource, resource_for_kind
 
 __all__ = ["ManifestSync", "Outcome"]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..model_state import ConcreteModel
 
 if TYPE_CHECKING:
-    from ..app import Emulator
+    from .context import ApiContext
 
 __all__ = ["modelmesh_registrations"]
 
@@ -18,8 +18,8 @@ def _state(model: ConcreteModel) -> str:
     return "Loaded" if model.servable_copies() else str(model.state)
 
 
-def modelmesh_registrations(emulator: Emulator) -> dict[str, Any]:
-    placement = emulator.placement
+def modelmesh_registrations(context: ApiContext) -> dict[str, Any]:
+    placement = context.placement
     vmodels = placement.api_vmodels()
     models = [
         {

@@ -1,7 +1,8 @@
 """Server-side printing, as the Kubernetes API does it: a `meta.k8s.io/v1` `Table` per list or object.
 
-Columns are the CRDs' printer columns (ModelMesh's and KServe's); priority 1 columns appear with `-o wide`
-and carry what only the emulator knows: concrete model ids and the runtime instances holding them.
+Priority 0 columns are upstream's CRD printer columns (ModelMesh's and KServe's, same names, JSONPaths and
+types; tests check them against ../shared/modelmesh-crds); the emulator's own columns are priority 1 (`-o wide`)
+and carry what only it knows: model states, concrete model ids and the runtime instances holding them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .resources import Resource
+from ..kube.jsonpath import first
+from ..kube.resources import Resource
 
-__all__ = ["TABLE_MEDIA_TYPE", "human_duration", "table", "wants_table"]
+__all__ = ["COLUMNS", "TABLE_MEDIA_TYPE", "human_duration", "table", "wants_table"]
 
 TABLE_MEDIA_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
@@ -70,24 +72,17 @@ def _age(row: Row) -> str:
     return human_duration((datetime.now(UTC) - created).total_seconds())
 
 
-def _path(*keys: str | int) -> Callable[[Row], Any]:
-    def get(row: Row) -> Any:
-        value: Any = row
-        for key in keys:
-            if isinstance(value, dict):
-                value = value.get(key)
-            elif isinstance(value, list) and isinstance(key, int) and key < len(value):
-                value = value[key]
-            else:
-                return None
-        return value
-
-    return get
+_age.jsonpath = ".metadata.creationTimestamp"  # type: ignore[attr-defined]  # a date column, shown as an age
 
 
-def _ready(row: Row) -> str:
-    conditions = row.get("status", {}).get("conditions", [])
-    return next((c["status"] for c in conditions if c.get("type") == "Ready"), "")
+def _path(jsonpath: str) -> Callable[[Row], Any]:
+    """A CRD printer column's JSONPath; the first result, as the API server's table convertor shows it."""
+
+    def cell(row: Row) -> Any:
+        return first(row, jsonpath)
+
+    cell.jsonpath = jsonpath  # type: ignore[attr-defined]  # what tests compare with the CRDs
+    return cell
 
 
 def _active_model(row: Row) -> str:
@@ -110,7 +105,7 @@ def _runtime_instances(row: Row) -> str:
     return ",".join(instance["instance"] for instance in row.get("instances", []))
 
 
-_NAME = Column("Name", _path("metadata", "name"), description="Name must be unique within a namespace.")
+_NAME = Column("Name", _path(".metadata.name"), description="Name must be unique within a namespace.")
 _AGE = Column("Age", _age, type="date")
 _MODEL_WIDE = (
     Column("Model", _active_model, 1, description="The active concrete model id (emulator)."),
@@ -119,32 +114,40 @@ _MODEL_WIDE = (
 )
 _RUNTIME_COLUMNS = (
     _NAME,
-    Column("Disabled", _path("spec", "disabled"), type="boolean"),
-    Column("ModelType", _path("spec", "supportedModelFormats", 0, "name")),
-    Column("Containers", _path("spec", "containers", 0, "name")),
+    Column("Disabled", _path(".spec.disabled"), type="boolean"),
+    Column("ModelType", _path(".spec.supportedModelFormats[*].name")),
+    Column("Containers", _path(".spec.containers[*].name")),
     _AGE,
     Column("Instances", _runtime_instances, 1, description="Running instances (emulator)."),
 )
+_TRAFFIC = ".status.components.predictor.traffic"
 COLUMNS: dict[str, tuple[Column, ...]] = {
-    "InferenceService": (
+    "InferenceService": (  # upstream's printer columns; ModelMesh sets no traffic, so four are always blank
         _NAME,
-        Column("URL", _path("status", "url")),
-        Column("Ready", _ready),
-        Column("Active", _path("status", "modelStatus", "states", "activeModelState")),
-        Column("Target", _path("status", "modelStatus", "states", "targetModelState")),
-        Column("Transition", _path("status", "modelStatus", "transitionStatus")),
+        Column("URL", _path(".status.url")),
+        Column("Ready", _path(".status.conditions[?(@.type=='Ready')].status")),
+        Column("Prev", _path(f"{_TRAFFIC}[?(@.tag=='prev')].percent"), type="integer"),
+        Column("Latest", _path(f"{_TRAFFIC}[?(@.latestRevision==true)].percent"), type="integer"),
+        Column("PrevRolledoutRevision", _path(f"{_TRAFFIC}[?(@.tag=='prev')].revisionName")),
+        Column("LatestReadyRevision", _path(f"{_TRAFFIC}[?(@.latestRevision==true)].revisionName")),
         _AGE,
+        Column("Active", _path(".status.modelStatus.states.activeModelState"), 1,
+               description="Active model state (emulator)."),
+        Column("Target", _path(".status.modelStatus.states.targetModelState"), 1,
+               description="Target model state (emulator)."),
+        Column("Transition", _path(".status.modelStatus.transitionStatus"), 1,
+               description="Transition status (emulator)."),
         *_MODEL_WIDE,
     ),
     "ServingRuntime": _RUNTIME_COLUMNS,
     "ClusterServingRuntime": _RUNTIME_COLUMNS,
     "Predictor": (
         _NAME,
-        Column("Type", _path("spec", "modelType", "name")),
-        Column("Available", _path("status", "available"), type="boolean"),
-        Column("ActiveModel", _path("status", "activeModelState")),
-        Column("TargetModel", _path("status", "targetModelState")),
-        Column("Transition", _path("status", "transitionStatus")),
+        Column("Type", _path(".spec.modelType.name")),
+        Column("Available", _path(".status.available"), type="boolean"),
+        Column("ActiveModel", _path(".status.activeModelState")),
+        Column("TargetModel", _path(".status.targetModelState")),
+        Column("Transition", _path(".status.transitionStatus")),
         _AGE,
         *_MODEL_WIDE,
     ),
@@ -157,21 +160,30 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
-def table(resource: Resource, rows: list[Row]) -> dict[str, Any]:
+def _row_object(row: Row, include_object: str) -> dict[str, Any] | None:
+    if include_object == "None":
+        return None
+    if include_object == "Object":
+        return {key: value for key, value in row.items() if key not in ("placement", "instances")}
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": row["metadata"]}
+
+
+def table(resource: Resource, rows: list[Row], *, resource_version: str = "", include_object: str = "Metadata",
+          with_columns: bool = True) -> dict[str, Any]:
+    """A Table of `rows`; `include_object` is the request's includeObject (Metadata, Object or None), and a watch
+    sends the column definitions with its first event only (`with_columns`)."""
     columns = COLUMNS[resource.kind]
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": ""},
+        "metadata": {"resourceVersion": resource_version},
         "columnDefinitions": [
             {"name": c.name, "type": c.type, "format": "name" if c is _NAME else "", "description": c.description,
              "priority": c.priority}
             for c in columns
-        ],
+        ] if with_columns else None,
         "rows": [
-            {"cells": [column.cell(row) for column in columns],
-             "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                        "metadata": row["metadata"]}}
+            {"cells": [column.cell(row) for column in columns], "object": _row_object(row, include_object)}
             for row in rows
         ],
     }

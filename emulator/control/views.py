@@ -16,26 +16,26 @@ from ..spec import InferenceService, Manifest, Predictor, ServingRuntime
 from ..status import inference_service_status
 
 if TYPE_CHECKING:
-    from ..app import Emulator
+    from .context import ApiContext
 
 __all__ = ["model_placement", "object_status", "predictor_status", "runtime_instances", "vmodel_of"]
 
 
-def vmodel_of(emulator: Emulator, obj: Manifest) -> VModel | None:
+def vmodel_of(context: ApiContext, obj: Manifest) -> VModel | None:
     """The vmodel an InferenceService or Predictor defines, if this object (not one of the other kind) owns it."""
-    namespace = obj.metadata.namespace or emulator.settings.namespace
-    vmodel = emulator.placement.vmodel(obj.metadata.name, namespace)
+    namespace = obj.metadata.namespace or context.settings.namespace
+    vmodel = context.placement.vmodel(obj.metadata.name, namespace)
     if vmodel is None or vmodel.model.kind != obj.kind:
         return None
     return vmodel
 
 
-def _isvc_status(emulator: Emulator, vmodel: VModel | None) -> dict[str, Any]:
+def _isvc_status(context: ApiContext, vmodel: VModel | None) -> dict[str, Any]:
     if vmodel is None:
         return {"modelStatus": {"transitionStatus": "UpToDate",
                                 "states": {"activeModelState": str(ModelState.PENDING), "targetModelState": ""},
                                 "copies": {"failedCopies": 0, "totalCopies": 0}}}
-    return inference_service_status(vmodel, grpc_url=emulator.grpc_url, rest_url=emulator.rest_url)
+    return inference_service_status(vmodel, grpc_url=context.grpc_url, rest_url=context.rest_url)
 
 
 def predictor_status(isvc_status: dict[str, Any], *, grpc_url: str, rest_url: str | None) -> dict[str, Any]:
@@ -62,13 +62,13 @@ def predictor_status(isvc_status: dict[str, Any], *, grpc_url: str, rest_url: st
     return status
 
 
-def object_status(emulator: Emulator, obj: Manifest) -> dict[str, Any] | None:
+def object_status(context: ApiContext, obj: Manifest) -> dict[str, Any] | None:
     """The `status` the API returns with an object; None for kinds that have none (runtimes, Secrets)."""
     if isinstance(obj, InferenceService):
-        return _isvc_status(emulator, vmodel_of(emulator, obj))
+        return _isvc_status(context, vmodel_of(context, obj))
     if isinstance(obj, Predictor):
-        return predictor_status(_isvc_status(emulator, vmodel_of(emulator, obj)), grpc_url=emulator.grpc_url,
-                                rest_url=emulator.rest_url)
+        return predictor_status(_isvc_status(context, vmodel_of(context, obj)), grpc_url=context.grpc_url,
+                                rest_url=context.rest_url)
     return None
 
 
@@ -87,10 +87,10 @@ def _concrete(model: ConcreteModel | None) -> dict[str, Any] | None:
     return view
 
 
-def model_placement(emulator: Emulator, obj: Manifest) -> dict[str, Any]:
+def model_placement(context: ApiContext, obj: Manifest) -> dict[str, Any]:
     """Where an InferenceService's or Predictor's models are: concrete ids, states, instances, sizes."""
-    vmodel = vmodel_of(emulator, obj)
-    registered = emulator.registry.model(obj.metadata.name, obj.metadata.namespace, obj.kind)
+    vmodel = vmodel_of(context, obj)
+    registered = context.registry.model(obj.metadata.name, obj.metadata.namespace, obj.kind)
     view: dict[str, Any] = {
         "kind": obj.kind, "name": obj.metadata.name, "namespace": obj.metadata.namespace,
         "modelType": registered.type_string if registered is not None else None,
@@ -100,7 +100,7 @@ def model_placement(emulator: Emulator, obj: Manifest) -> dict[str, Any]:
     if vmodel is not None:
         view["active"], view["target"] = _concrete(vmodel.active), _concrete(vmodel.target)
         for key, model in (("active", vmodel.active), ("target", vmodel.target)):
-            retry = emulator.placement.next_load_retry(model) if model is not None else None
+            retry = context.placement.next_load_retry(model) if model is not None else None
             if retry is not None:
                 view[key]["nextRetry"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(retry))
     return view
@@ -121,12 +121,12 @@ def _instance(handle: RuntimeHandle) -> dict[str, Any]:
     }
 
 
-def runtime_instances(emulator: Emulator) -> list[dict[str, Any]]:
+def runtime_instances(context: ApiContext) -> list[dict[str, Any]]:
     """Every applied runtime (namespaced and cluster) with its running instances."""
     handles: dict[str, list[RuntimeHandle]] = {}
-    for handle in emulator.pool.handles():
+    for handle in context.pool.handles():
         handles.setdefault(runtime_key(handle.runtime), []).append(handle)
-    runtimes = [obj for kind in ("ClusterServingRuntime", "ServingRuntime") for obj in emulator.registry.list(kind)]
+    runtimes = [obj for kind in ("ClusterServingRuntime", "ServingRuntime") for obj in context.registry.list(kind)]
     views = []
     for runtime in runtimes:
         assert isinstance(runtime, ServingRuntime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from .endpoint import Endpoint, parse_endpoint
 from .meta import KubeModel, TopLevelObject
@@ -36,7 +36,9 @@ def _checked_quantity(value: str) -> str:
     return value
 
 
-Quantity = Annotated[str, BeforeValidator(_number_to_text), AfterValidator(_checked_quantity)]
+Quantity = Annotated[str, BeforeValidator(_number_to_text), AfterValidator(_checked_quantity),
+                     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}],
+                                     "x-kubernetes-int-or-string": True})]
 """A Kubernetes quantity kept as written (`1Gi`, `500m`); YAML numbers become their text."""
 
 

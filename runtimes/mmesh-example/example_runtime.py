@@ -6,7 +6,8 @@ output `y` = Σ wᵢ·xᵢ + b per row of the FP32 input. `size_bytes` (optional
 takes; without it `loadModel` answers size 0 and ModelMesh asks `modelSize`, which measures the file.
 
 Environment (all optional):
-  EXAMPLE_HOST (127.0.0.1; 0.0.0.0 in a container), EXAMPLE_MGMT_PORT (8085: mmesh.ModelRuntime), EXAMPLE_DATA_PORT (8001: inference)
+  EXAMPLE_HOST (127.0.0.1; 0.0.0.0 in a container)
+  EXAMPLE_MGMT_PORT (8085: mmesh.ModelRuntime), EXAMPLE_DATA_PORT (8001: inference)
   EXAMPLE_STARTUP_S        seconds runtimeStatus answers STARTING before READY (1.0)
   EXAMPLE_STATUS           what runtimeStatus answers after that: READY, STARTING (never ready) or FAILING
   EXAMPLE_SPI              "false": no mmesh.ModelRuntime service at all (UNIMPLEMENTED)

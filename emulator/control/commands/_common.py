@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InvalidArgumentError
+from ...kube.resources import Resource, resource_for
 from ...spec import manifest_files
-from ..client import SERVER_ENV, ApiClient, CommandError, default_server
-from ..resources import Resource, resource_for
+from ..client import SERVER_ENV, ApiClient, CommandError, connect
 
 __all__ = [
     "add_namespace_options",
@@ -45,8 +45,8 @@ def add_object_arguments(parser: argparse.ArgumentParser, *, type_required: bool
 def add_server_option(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
     """--server, accepted before or after the subcommand."""
     parser.add_argument("--server", metavar="URL", default=None if top_level else argparse.SUPPRESS,
-                        help=f"the emulator's management API (default ${SERVER_ENV}, else "
-                             "http://127.0.0.1:$MMEMU_API_PORT, 8034)")
+                        help=f"the emulator's management API (default ${SERVER_ENV}, else the server in the "
+                             "kubeconfig `serve` wrote: $MMEMU_KUBECONFIG, else ~/.modelmesh-emulator/kubeconfig)")
 
 
 def add_namespace_options(parser: argparse.ArgumentParser, *, all_namespaces: bool = False) -> None:
@@ -56,7 +56,7 @@ def add_namespace_options(parser: argparse.ArgumentParser, *, all_namespaces: bo
 
 
 def client(args: argparse.Namespace) -> ApiClient:
-    return ApiClient(args.server or default_server())
+    return connect(args.server)
 
 
 def resource_arg(name: str) -> Resource:

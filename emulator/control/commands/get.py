@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from ...kube.resources import Resource
 from ..client import ApiClient, CommandError
 from ..printer import as_list, dump, print_table
-from ..resources import Resource
 from ._common import add_namespace_options, add_object_arguments, client, command, resource_arg
 
 __all__ = ["add_parser"]

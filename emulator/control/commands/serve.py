@@ -11,6 +11,7 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ...kube.kubeconfig import KubeconfigError, default_kubeconfig_path
 from ...settings import Settings
 from ..client import CommandError
 
@@ -42,6 +43,9 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
                        help="REST inference port (default 8008; MMEMU_REST_PORT)")
     serve.add_argument("--api-port", type=int, metavar="PORT", help="management API port, on 127.0.0.1 (default 8034; "
                        "MMEMU_API_PORT)")
+    serve.add_argument("--kubeconfig", type=Path, metavar="PATH", help="where to write the kubeconfig (mode 0600) "
+                       "with the management API's address and token, for kubectl and the client commands (default "
+                       "~/.modelmesh-emulator/kubeconfig; MMEMU_KUBECONFIG)")
     serve.add_argument("--launcher", choices=launcher_choices(),
                        help="how runtimes run (default auto; MMEMU_LAUNCHER)")
     serve.add_argument("--cache-dir", type=Path, metavar="DIR", help="working directory for runtime instances "
@@ -62,7 +66,10 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from MMEMU_* variables, overridden by the options given (each option's dest is its field)."""
     overrides = {name: getattr(args, name) for name in Settings.model_fields if getattr(args, name, None) is not None}
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    if settings.kubeconfig is None:
+        settings = settings.model_copy(update={"kubeconfig": default_kubeconfig_path()})
+    return settings
 
 
 async def _serve(settings: Settings, paths: list[Path]) -> None:
@@ -79,6 +86,8 @@ async def _serve(settings: Settings, paths: list[Path]) -> None:
         except (OSError, RuntimeError) as exc:  # grpc reports a port it cannot bind as RuntimeError
             raise CommandError(f"cannot start the emulator: {str(exc).rstrip('.')}. Is another one running? "
                                "Other ports: --grpc-port, --rest-port, --api-port, MMEMU_METRICS_PORT") from exc
+        except KubeconfigError as exc:
+            raise CommandError(f"cannot start the emulator: {exc}") from None
         try:
             await _run_until_stopped(emulator, paths, stop)
         finally:
@@ -98,6 +107,9 @@ async def _run_until_stopped(emulator: Emulator, paths: list[Path], stop: asynci
         for line in change.lines():
             print(line, flush=True)
     api = f", management API on {emulator.api_url}" if emulator.api_url else ""
+    if emulator.api_url and settings.kubeconfig is not None:
+        print(f"kubeconfig for kubectl written to {settings.kubeconfig} (export KUBECONFIG={settings.kubeconfig})",
+              flush=True)
     print(f"serving gRPC on {settings.host}:{emulator.grpc_port}, REST on {settings.host}:{emulator.rest_port}{api} "
           "(Ctrl-C stops)", flush=True)
     watcher = asyncio.create_task(watch(files, stop)) if settings.watch and paths else None

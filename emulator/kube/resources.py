@@ -1,4 +1,8 @@
-"""The resources of the management API, named and addressed as the Kubernetes API names them."""
+"""The resources of the management API, named and addressed as the Kubernetes API names them.
+
+One table (`RESOURCES`) for the emulator's custom resources (upstream's CRD names) and the core v1 kinds it
+serves; discovery, OpenAPI, routes and the CLI all read it.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,17 @@ class Resource:
     version: str
     namespaced: bool
     short_names: tuple[str, ...] = ()
+    status_subresource: bool = False
+    """Upstream's CRD gives the kind a `/status` subresource (writes to the object keep its status)."""
+    categories: tuple[str, ...] = ()
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def verbs(self) -> tuple[str, ...]:
+        return ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
     @property
     def api_version(self) -> str:
@@ -50,10 +65,11 @@ class Resource:
 
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("InferenceService", "inferenceservices", "serving.kserve.io", "v1beta1", True, ("isvc",)),
+    Resource("InferenceService", "inferenceservices", "serving.kserve.io", "v1beta1", True, ("isvc",),
+             status_subresource=True),
     Resource("ServingRuntime", "servingruntimes", "serving.kserve.io", "v1alpha1", True),
     Resource("ClusterServingRuntime", "clusterservingruntimes", "serving.kserve.io", "v1alpha1", False),
-    Resource("Predictor", "predictors", "serving.kserve.io", "v1alpha1", True),
+    Resource("Predictor", "predictors", "serving.kserve.io", "v1alpha1", True, status_subresource=True),
     Resource("Secret", "secrets", "", "v1", True),
 )
 
