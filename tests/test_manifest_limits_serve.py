@@ -38,13 +38,14 @@ def test_serve_reports_each_hostile_file_once_and_applies_the_rest(hostile: tupl
     assert errors == [f"error: {manifests / 'a-bomb.yaml'}, document 0: {ALIAS_ERROR}",
                       f"error: {manifests / 'b-deep.yaml'}, document 0: {DEPTH_ERROR}"]
     assert "servingruntime.serving.kserve.io/good created" in served.lines
-    assert httpx.get(f"{served.api_url}{RUNTIMES}/good").status_code == 200
+    assert _good_runtime(served).status_code == 200
 
 
 def test_the_api_refuses_the_same_manifests_and_keeps_serving(hostile: tuple[Served, Path]) -> None:
     served, _ = hostile
     answers = [httpx.post(f"{served.api_url}/emulator/v1/apply", content=text,
-                          headers={"Content-Type": "application/yaml"}, timeout=30)
+                          headers=served.headers | {"Content-Type": "application/yaml"}, verify=served.verify,
+                          timeout=30)
                for text in (ALIAS_BOMB, nested(2000), "x: " + "[" * 100_000)]
 
     assert [answer.status_code for answer in answers] == [422, 422, 422]
@@ -52,7 +53,7 @@ def test_the_api_refuses_the_same_manifests_and_keeps_serving(hostile: tuple[Ser
         f"request body, document 0: {ALIAS_ERROR}", f"request body, document 0: {DEPTH_ERROR}",
         "request body, document 0: mappings and lists are nested more than 100 levels deep (at line 1, column 103)"]
     assert served.process.poll() is None
-    assert httpx.get(f"{served.api_url}{RUNTIMES}/good").status_code == 200
+    assert _good_runtime(served).status_code == 200
 
 
 def test_a_watched_file_edited_into_a_bomb_is_reported_and_its_objects_kept(hostile: tuple[Served, Path]) -> None:
@@ -63,4 +64,8 @@ def test_a_watched_file_edited_into_a_bomb_is_reported_and_its_objects_kept(host
 
     served.wait_for(lambda line: f"{manifests / 'c-good.yaml'}, document 0: {ALIAS_ERROR}" in line, after=seen)
     assert served.process.poll() is None
-    assert httpx.get(f"{served.api_url}{RUNTIMES}/good").status_code == 200
+    assert _good_runtime(served).status_code == 200
+
+
+def _good_runtime(served: Served) -> httpx.Response:
+    return httpx.get(f"{served.api_url}{RUNTIMES}/good", headers=served.headers, verify=served.verify)

@@ -18,6 +18,7 @@ import pytest
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
 
+from .api_support import kubeconfig_for
 from .conftest import ROOT
 from .model_status import wait_until_settled
 
@@ -225,13 +226,15 @@ def test_auto_delete_target_goes_with_its_vmodel(emu: EmulatorThread, models_roo
     assert deleted["status"] == "NOT_FOUND"
 
 
-def test_status_lists_what_was_registered_through_the_api(emu: EmulatorThread, models_root: Path) -> None:
+def test_status_lists_what_was_registered_through_the_api(emu: EmulatorThread, models_root: Path,
+                                                          tmp_path: Path) -> None:
     grpcurl(emu, "mmesh.ModelMesh/setVModel", {"vModelId": "shown-vm", "targetModelId": "shown-model",
                                                "modelInfo": model_info(models_root, "first"), "loadNow": True,
                                                "sync": True})
     result = subprocess.run([str(Path(sys.executable).with_name("modelmesh-emulator")), "status"],
                             capture_output=True, text=True, timeout=60,
-                            env=os.environ | {"MMEMU_SERVER": str(emu.emulator.api_url)})
+                            env=os.environ | {"MMEMU_SERVER": str(emu.emulator.api_url), "MMEMU_KUBECONFIG": str(
+                                kubeconfig_for(emu.emulator, tmp_path / "kubeconfig"))})
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

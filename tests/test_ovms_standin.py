@@ -16,6 +16,7 @@ from emulator.launchers.ovms_standin.tfs_protos import DT, PredictRequest, Predi
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread, InferError
 
+from .api_support import kubeconfig_for
 from .model_status import wait_until_settled
 from .test_triton_standins import PREDICTORS, TESTDATA, mnist_image, model_metadata
 from .test_upstream_mlserver_formats import MUSHROOM
@@ -100,8 +101,11 @@ def test_a_wrong_number_of_dimensions_is_refused_with_ovms_message(ovms: Emulato
 
 
 def test_openvino_and_xgboost_models_load_side_by_side_and_status_names_the_stand_in(
-        ovms: EmulatorThread, capsys: pytest.CaptureFixture[str]) -> None:
+        ovms: EmulatorThread, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
     from emulator.cli import main
+
+    monkeypatch.setenv("MMEMU_KUBECONFIG", str(kubeconfig_for(ovms.emulator, tmp_path / "kubeconfig")))
 
     ovms.client.infer(OVMS_PREDICTOR, {"Input3": mnist_image(0)})
     xgboost = ovms.client.infer("xgboost-mushroom", {"predict": MUSHROOM})

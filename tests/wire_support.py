@@ -56,14 +56,15 @@ class RouterProcess:
 def serve_router(cache_dir: Path, s3_root: Path) -> Iterator[RouterProcess]:
     """`serve` with the mlserver-1.x runtime and the sklearn sample on free ports, until its model answers."""
     grpc_port, rest_port, api_port, metrics_port = free_port(), free_port(), free_port(), free_port()
+    kubeconfig = cache_dir.with_name(f"{cache_dir.name}-kubeconfig")
     command = [str(BIN / "modelmesh-emulator"), "serve", "runtimes/mlserver-1.x.yaml",
                "sample_models/sklearn-mnist-svm.yaml", "--grpc-port", str(grpc_port), "--rest-port",
                str(rest_port), "--api-port", str(api_port), "--cache-dir", str(cache_dir), "--launcher",
-               "process", "--local-s3-root", str(s3_root), "--no-watch"]
+               "process", "--local-s3-root", str(s3_root), "--no-watch", "--kubeconfig", str(kubeconfig)]
     env = os.environ | {"MMEMU_METRICS_PORT": str(metrics_port)}
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=env)
-    served = Served(process, grpc_port, rest_port, api_port, cache_dir)
+    served = Served(process, grpc_port, rest_port, api_port, cache_dir, kubeconfig)
     try:
         served.wait_for(lambda line: line.startswith("serving gRPC"))
         router = RouterProcess(served, metrics_port)
