@@ -7,9 +7,11 @@ STAMP := $(VENV)/.installed
 # Beside nvidia-pytriton it holds what the emulator's stand-in backends run (onnxruntime, torch, xgboost, lightgbm:
 # emulator/launchers/triton_standins/; about 1.4 GB installed, torch's CPU wheel most of it).
 TRITON_VENV ?= .venv-triton
+# The KServe SDK would upgrade FastAPI/Starlette under the emulator: tests/test_kserve_sdk.py runs it from here.
+KSERVE_VENV ?= .venv-kserve
 TRITON_PACKAGES := nvidia-pytriton 'numpy<2' onnxruntime 'torch==2.13.0' xgboost-cpu lightgbm
 
-.PHONY: run test lint samples venv triton clean bench
+.PHONY: run test lint samples venv triton kserve clean bench
 
 venv: $(STAMP)
 
@@ -26,6 +28,13 @@ $(TRITON_VENV)/.installed-standins:
 	$(TRITON_VENV)/bin/pip install --quiet $(TRITON_PACKAGES)
 	touch $@
 
+kserve: $(KSERVE_VENV)/.installed
+
+$(KSERVE_VENV)/.installed:
+	test -x $(KSERVE_VENV)/bin/python || $(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/pip install --quiet kserve==0.21.0 kubernetes==35.0.0
+	touch $@
+
 samples: $(STAMP)
 	$(BIN)/python sample_models/train.py
 
@@ -35,7 +44,7 @@ LAUNCHER ?= process
 run: samples
 	MMEMU_LAUNCHER=$(LAUNCHER) $(BIN)/modelmesh-emulator serve runtimes/ sample_models/
 
-test: samples triton
+test: samples triton kserve
 	$(BIN)/ruff check emulator tests sample_models runtimes bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -47,4 +56,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check emulator tests sample_models runtimes bench
 
 clean:
-	rm -rf $(VENV) $(TRITON_VENV) sample_models/bucket .pytest_cache
+	rm -rf $(VENV) $(TRITON_VENV) $(KSERVE_VENV) sample_models/bucket .pytest_cache

@@ -3,7 +3,7 @@
 `pip install kserve` would upgrade FastAPI and Starlette under the emulator, so the SDK is not in the test
 extras: it runs in its own interpreter, named by MMEMU_KSERVE_PYTHON (a virtualenv with `kserve==0.21.0
 kubernetes==35.0.0`: kubernetes 36.0.0 sends no kubeconfig token, and 37's pydantic client refuses kserve's
-models), or this one when it has `kserve`. Skipped with the reason when there is neither.
+models; `make kserve` makes `.venv-kserve`, used when the variable is unset), or this one when it has `kserve`. Skipped with the reason when there is neither.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ def kserve_python() -> str:
     given = os.environ.get("MMEMU_KSERVE_PYTHON")
     if given:
         return given
+    made = ROOT / ".venv-kserve" / "bin" / "python"
+    if made.exists():
+        return str(made)
     probe = subprocess.run([sys.executable, "-c", "import kserve"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip("the KServe SDK is not installed: set MMEMU_KSERVE_PYTHON to a python with kserve==0.21.0 "
