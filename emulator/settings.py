@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     """Grace period between SIGTERM and kill when stopping a runtime (`terminationGracePeriodSeconds`)."""
 
     grpc_max_message_size: int = 16777216
-    """Largest gRPC message accepted on 8033, and largest REST request body (and gRPC message made from it) on
-    8008, answered 413 beyond (`grpcMaxMessageSizeBytes`)."""
+    """Largest gRPC message accepted on 8033 and made from a REST request on 8008 (`grpcMaxMessageSizeBytes`;
+    429 beyond, as ModelMesh); REST request bodies are bounded at 4 times it (413 beyond, the emulator's own)."""
 
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     """Event loop of `serve`: `auto` is uvloop when installed and gRPC's fork support is off

@@ -147,7 +147,9 @@ def test_stopping_the_emulator_removes_every_container_it_started(docker_setting
         assert _predict(emu, SKLEARN) == [8]
         assert _predict(emu, CUSTOM) == [8]
         session = _handle(emu, "mlserver-1.x").instance.container.labels[LABEL_SESSION]
-        assert len(session_containers(client, session)) == 2
+        started = {name.rsplit("-", 1)[0] for name in session_containers(client, session)}
+        # mmesh-example-0.x's container may still be starting for the model loaded on apply: removed all the same
+        assert started >= {"mmemu-mlserver-1.x", "mmemu-custom-mnist-0.x"}
 
     assert session_containers(client, session) == []
 

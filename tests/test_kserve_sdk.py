@@ -3,7 +3,8 @@
 `pip install kserve` would upgrade FastAPI and Starlette under the emulator, so the SDK is not in the test
 extras: it runs in its own interpreter, named by MMEMU_KSERVE_PYTHON (a virtualenv with `kserve==0.21.0
 kubernetes==35.0.0`: kubernetes 36.0.0 sends no kubeconfig token, and 37's pydantic client refuses kserve's
-models; `make kserve` makes `.venv-kserve`, used when the variable is unset), or this one when it has `kserve`. Skipped with the reason when there is neither.
+models; `make kserve` makes `.venv-kserve`, used when the variable is unset), or this one when it has
+`kserve`. Skipped with the reason when there is neither.
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ async def test_a_declared_length_over_the_limit_is_refused_before_any_read() -> 
     assert taken == []
     assert caught.value.http_status == 413
     assert caught.value.grpc_code == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert caught.value.message == "request body exceeds maximum size 10 (grpcMaxMessageSizeBytes): Content-Length 11"
+    assert caught.value.message == \
+        "request body exceeds maximum size 10 (4 x grpcMaxMessageSizeBytes): Content-Length 11"
 
 
 async def test_a_streamed_body_is_refused_at_the_chunk_that_passes_the_limit() -> None:
@@ -61,7 +62,7 @@ async def test_a_streamed_body_is_refused_at_the_chunk_that_passes_the_limit() -
         await read_body(_scope(None), receive, 10)
 
     assert len(taken) == 3  # the fourth chunk is never asked for
-    assert caught.value.message == "request body exceeds maximum size 10 (grpcMaxMessageSizeBytes): " \
+    assert caught.value.message == "request body exceeds maximum size 10 (4 x grpcMaxMessageSizeBytes): " \
                                    "more than 10 bytes received"
 
 
@@ -88,10 +89,10 @@ async def test_both_infer_paths_refuse_a_body_over_the_limit(root_path: str) -> 
     transport = httpx.ASGITransport(app=app, root_path=root_path)
     async with httpx.AsyncClient(transport=transport, base_url="http://rest") as client:
         small = await client.post(f"{root_path}/v2/models/m/infer", content=b"{}")
-        large = await client.post(f"{root_path}/v2/models/m/infer", content=b"{}" + b" " * 9)
+        large = await client.post(f"{root_path}/v2/models/m/infer", content=b"{}" + b" " * 39)
 
     assert (small.status_code, small.json()) == (404, {"code": 5, "message": "vmodel not found"})
     assert large.status_code == 413
     assert large.headers["connection"] == "close"
-    assert large.json() == {"code": 8, "message": "request body exceeds maximum size 10 (grpcMaxMessageSizeBytes): "
-                                                  "Content-Length 11"}
+    assert large.json() == {"code": 8, "message": "request body exceeds maximum size 40 (4 x grpcMaxMessageSizeBytes): "
+                                                  "Content-Length 41"}

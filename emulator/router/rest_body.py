@@ -1,7 +1,11 @@
-"""Reading a REST request body within `grpcMaxMessageSizeBytes`, the limit 8033 puts on the message made from it.
+"""Reading a REST request body within a bound derived from `grpcMaxMessageSizeBytes`, the limit 8033 puts on the
+message made from it.
 
-The body is refused as soon as its Content-Length, or the bytes received so far, pass the limit: an oversized
-body is never buffered whole. Upstream, rest-proxy reads any body and ModelMesh then refuses the message it sends
+A tensor's JSON text takes up to about four bytes per byte of the message made from it (an INT8 as `123,`, an FP32
+as some twelve characters for its four bytes), so a body of up to BODY_PER_MESSAGE times the limit may still make a
+message within it; that message is then checked against the limit itself (429, as 8033 answers). The body is
+refused as soon as its Content-Length, or the bytes received so far, pass the bound: an oversized body is never
+buffered whole. Upstream, rest-proxy reads any body and ModelMesh then refuses the message it sends
 (RESOURCE_EXHAUSTED, HTTP 429); answering 413 before reading is the emulator's own choice.
 """
 
@@ -14,11 +18,17 @@ import grpc
 
 from ..errors import EmulatorError
 
-__all__ = ["CLOSE_CONNECTION", "RequestTooLargeError", "read_body"]
+__all__ = ["BODY_PER_MESSAGE", "CLOSE_CONNECTION", "RequestTooLargeError", "body_limit", "read_body"]
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 # sent with a 413 so that the server stops reading the rest of the body instead of draining it
 CLOSE_CONNECTION = (b"connection", b"close")
+BODY_PER_MESSAGE = 4
+
+
+def body_limit(max_message_size: int) -> int:
+    """The REST body bound for a message limit; negative: none."""
+    return -1 if max_message_size < 0 else BODY_PER_MESSAGE * max_message_size
 
 
 class RequestTooLargeError(EmulatorError):
@@ -29,7 +39,8 @@ class RequestTooLargeError(EmulatorError):
 
 
 def _body_too_large(limit: int, size: str) -> RequestTooLargeError:
-    return RequestTooLargeError(f"request body exceeds maximum size {limit} (grpcMaxMessageSizeBytes): {size}")
+    return RequestTooLargeError(
+        f"request body exceeds maximum size {limit} ({BODY_PER_MESSAGE} x grpcMaxMessageSizeBytes): {size}")
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:

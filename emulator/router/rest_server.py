@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import EmulatorError
 from ..v2_protos import dataplane_pb2
 from .dataplane import DataPlane, check_message_size
-from .rest_body import RequestTooLargeError, read_body
+from .rest_body import RequestTooLargeError, body_limit, read_body
 from .rest_codec import infer_request_from_json, infer_response_to_json, model_metadata_to_json
 from .rest_fastpath import InferFastPath
 from .status_map import error_json, http_status
@@ -80,7 +80,7 @@ def _fastapi_app(dataplane: DataPlane, max_message_size: int) -> FastAPI:
 
     async def infer(request: Request, model_name: str, model_version: str | None) -> Response:
         try:
-            body = await read_body(request.scope, request.receive, max_message_size)
+            body = await read_body(request.scope, request.receive, body_limit(max_message_size))
         except RequestTooLargeError as exc:
             return Response(error_json(exc.grpc_code, exc.message), status_code=exc.http_status, media_type=_JSON,
                             headers={"connection": "close"})
@@ -128,8 +128,8 @@ def _fastapi_app(dataplane: DataPlane, max_message_size: int) -> FastAPI:
 def build_rest_app(dataplane: DataPlane, max_message_size: int = -1) -> InferFastPath:
     """The rest-proxy app: infer requests on the fast path, everything else through FastAPI's routes.
 
-    `max_message_size` (`grpcMaxMessageSizeBytes`; negative: unlimited) bounds request bodies and the gRPC
-    messages made from them.
+    `max_message_size` (`grpcMaxMessageSizeBytes`; negative: unlimited) bounds the gRPC messages made from request
+    bodies, and the bodies at BODY_PER_MESSAGE times it.
     """
     infer = partial(infer_json, max_message_size=max_message_size)
-    return InferFastPath(_fastapi_app(dataplane, max_message_size), dataplane, infer, max_message_size)
+    return InferFastPath(_fastapi_app(dataplane, max_message_size), dataplane, infer, body_limit(max_message_size))
