@@ -16,11 +16,13 @@ import pytest
 
 from emulator.cli import main
 from emulator.errors import RuntimeStartError
+from emulator.kube.kubeconfig import read_kubeconfig
 from emulator.launchers.triton_dist import find_triton
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread, InferError
 from emulator.v2_protos import GRPCInferenceServiceStub, dataplane_pb2
 
+from .api_support import kubeconfig_for
 from .conftest import UPSTREAM_EXAMPLES
 from .model_status import wait_until_settled
 from .test_triton import triton_models
@@ -158,10 +160,15 @@ def test_models_of_three_formats_are_loaded_side_by_side_in_one_triton(triton: E
     assert status["modelStatus"]["states"] == {"activeModelState": "Loaded", "targetModelState": ""}
 
 
-def test_status_and_the_runtime_log_say_which_backends_are_stand_ins(triton: EmulatorThread,
-                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_and_the_runtime_log_say_which_backends_are_stand_ins(
+        triton: EmulatorThread, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    kubeconfig = kubeconfig_for(triton.emulator, tmp_path / "kubeconfig")
+    monkeypatch.setenv("MMEMU_KUBECONFIG", str(kubeconfig))
     onnx_model = triton.client.infer("example-onnx-mnist", {"Input3": mnist_image(0)}).model_name
-    runtimes = httpx.get(f"{triton.emulator.api_url}/emulator/v1/runtimes", timeout=30).json()["items"]
+    runtimes = httpx.get(f"{triton.emulator.api_url}/emulator/v1/runtimes", timeout=30,
+                         headers={"Authorization": f"Bearer {triton.emulator.api_token}"},
+                         verify=read_kubeconfig(kubeconfig).ssl_context()).json()["items"]
     logs = triton.call(lambda: [h.instance.log_tail(100_000) for h in triton.emulator.pool.handles()])
 
     assert main(["status", "--server", triton.emulator.api_url]) == 0
