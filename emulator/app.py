@@ -33,6 +33,7 @@ from .placement import Placement
 from .registry import Registry
 from .router import DataPlane
 from .router.grpc_server import start_grpc_server
+from .router.payload_processors import PayloadProcessors, parse_payload_processors
 from .router.rest_proxy_link import UnreachableDataPlane, rest_proxy_refusal
 from .router.rest_server import build_rest_app
 from .router.tls_config import load_tls_config
@@ -44,6 +45,15 @@ from .storage.factory import build_puller
 __all__ = ["Emulator"]
 
 log = logging.getLogger(__name__)
+
+
+def _payload_processors(settings: Settings, metrics: Metrics) -> PayloadProcessors | None:
+    processors = parse_payload_processors(settings.payload_processors)
+    if not processors:
+        return None
+    return PayloadProcessors(processors, capacity=settings.payload_processors_capacity,
+                             workers=settings.payload_processors_threads, decode=settings.payload_decoded_json,
+                             registry=metrics.registry)
 
 
 class Emulator:
@@ -61,7 +71,8 @@ class Emulator:
                                 default_replicas=s.pods_per_runtime)
         self.placement = Placement(self.registry, self.pool, build_puller(s), s, self.metrics)
         self._stop_metrics: Callable[[], None] | None = None
-        self.dataplane = DataPlane(self.placement, s.namespace, self.metrics)
+        self.payloads = _payload_processors(s, self.metrics)
+        self.dataplane = DataPlane(self.placement, s.namespace, self.metrics, self.payloads)
         self.registry.subscribe(self.placement.on_registry_change)
         self.stamps = ObjectStamps()
         track_changes(self.registry, self.stamps)
@@ -139,6 +150,8 @@ class Emulator:
         if self._grpc_server is not None:
             await self._grpc_server.stop(grace=1.0)
             self._grpc_server = None
+        if self.payloads is not None:
+            await self.payloads.aclose()
         await self.placement.shutdown()
         await self.pool.stop_all()
         await asyncio.to_thread(remove_run_dir, self.work_dir)

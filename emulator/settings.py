@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     certificate. False (upstream's default) makes REST fail (503) unless the system trusts the certificate for
     `localhost`, as ModelMesh's rest-proxy does; with `tls_client_auth` require REST always fails, as upstream."""
 
+    payload_processors: str = ""
+    """`payloadProcessors`, space-separated as MM_PAYLOAD_PROCESSORS: `logger://` and `http://` URIs (query: model id
+    filter, fragment: method filter) receiving a record of each inference request and response. `https://` is the
+    emulator's addition (ModelMesh skips it)."""
+
+    payload_processors_capacity: int = Field(64, ge=1)
+    """Records waiting for the payload processors (MM_PAYLOAD_PROCESSORS_CAPACITY); more are dropped and counted."""
+
+    payload_processors_threads: int = Field(2, ge=1, le=64)
+    """Records sent at a time (MM_PAYLOAD_PROCESSORS_THREADS)."""
+
+    payload_decoded_json: bool = False
+    """The emulator's addition: records of KServe V2 messages also carry `decodedJson`, the tensors as V2 JSON."""
+
     namespace: str = "modelmesh-serving"
     """Namespace given to objects whose manifest names none."""
 
