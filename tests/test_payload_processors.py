@@ -4,6 +4,7 @@ full queue drops records and counts them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -150,13 +151,38 @@ def test_a_failed_inference_sends_a_response_record_with_its_code(logged: Emulat
     assert request["modelid"] is None and response["data"] == ""
 
 
-def test_the_dead_sink_failed_no_request(logged: EmulatorThread, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.ERROR):
-        for _ in range(5):
-            grpc_infer(logged.grpc_address, grpc_request(ISVC), metadata=(("mm-vmodel-id", ISVC),))
-        _wait_for_log(caplog, "An error occurred while sending payload")
+def test_the_dead_sink_fails_no_request_and_holds_back_no_record_of_the_live_one(logged: EmulatorThread,
+                                                                               sink: Sink) -> None:
+    before = len(sink.records)
+    replies = [grpc_infer(logged.grpc_address, grpc_request(ISVC), metadata=(("mm-vmodel-id", ISVC),))
+               for _ in range(5)]
+    records = sink.wait_for(before + 10)[before:]
 
-    assert "/dead: ConnectError" in caplog.text
+    assert [list(reply.outputs[0].contents.int64_contents) for reply in replies] == [
+        expected_outputs(ISVC)[0]["data"]] * 5
+    assert sorted(record["kind"] for record in records) == ["request"] * 5 + ["response"] * 5
+
+
+async def test_a_refusing_sink_is_logged_once_then_skipped_while_it_backs_off(
+        caplog: pytest.LogCaptureFixture) -> None:
+    registry = CollectorRegistry()
+    dead = f"http://127.0.0.1:{free_port()}/dead"
+    processors = PayloadProcessors(parse_payload_processors(dead), capacity=64, workers=1, decode=False,
+                                   registry=registry)
+    try:
+        with caplog.at_level(logging.ERROR):
+            for _ in range(4):
+                processors.submit(_record("m1"))
+            deadline = time.monotonic() + 30
+            while registry.get_sample_value("mmemu_payload_records_dropped_total",
+                                            {"reason": "sink_unreachable"}) != 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+    finally:
+        await processors.aclose()
+
+    assert registry.get_sample_value("mmemu_payload_records_dropped_total", {"reason": "sink_unreachable"}) == 3
+    assert caplog.text.count("An error occurred while sending payload") == 1
+    assert f"to {dead}: ConnectError" in caplog.text
 
 
 def test_uri_grammar_is_modelmeshs() -> None:
@@ -191,5 +217,5 @@ async def test_a_full_queue_drops_and_counts_without_waiting(caplog: pytest.LogC
     finally:
         await processors.aclose()
 
-    assert registry.get_sample_value("mmemu_payload_records_dropped_total") == 3
+    assert registry.get_sample_value("mmemu_payload_records_dropped_total", {"reason": "queue_full"}) == 3
     assert "1 payloads were dropped because of 2 capacity limit in the last 1 MINUTES" in caplog.text

@@ -3,8 +3,9 @@
 
 As upstream's AsyncPayloadProcessor, records wait in a bounded queue (`payload_processors_capacity`) for a few
 workers (`payload_processors_threads`); when full they are dropped — counted in the emulator's own metric
-`mmemu_payload_records_dropped_total` and logged at most once a minute — so the inference path never waits for a
-sink, and a sink's failure is only logged.
+`mmemu_payload_records_dropped_total{reason="queue_full"}` and logged at most once a minute — so the inference path
+never waits for a sink, and a sink's failure is only logged. A sink refusing connections is skipped for a while
+(`reason="sink_unreachable"`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 payload_log = logging.getLogger("modelmesh.payload")
 _SEND_TIMEOUT_S = 10.0  # the emulator's own bound; upstream's HttpClient waits without one
 _DROP_LOG_INTERVAL_S = 60.0
+_MAX_BACKOFF_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,11 @@ class PayloadProcessors:
         self._ids = itertools.count(1)
         self._dropped_since_log = 0
         self._last_drop_log = 0.0
-        self.dropped = Counter("mmemu_payload_records_dropped", "Payload records dropped because the payload "
-                               "processors' queue was full (emulator's own)", registry=registry)
+        self._failure_log: dict[str, tuple[float, int]] = {}  # processor uri -> (last logged, failures since)
+        self._down: dict[str, tuple[float, float]] = {}  # processor uri -> (skipped until, back-off seconds)
+        self.dropped = Counter("mmemu_payload_records_dropped", "Payload records not sent: queue_full (the "
+                               "processors' queue was full) or sink_unreachable (sink backing off after a refused "
+                               "connection); emulator's own", ["reason"], registry=registry)
 
     def new_id(self) -> str:
         return f"{threading.get_native_id()}-{next(self._ids)}"
@@ -115,10 +120,10 @@ class PayloadProcessors:
         try:
             self._queue.put_nowait(record)
         except asyncio.QueueFull:
-            self.dropped.inc()
+            self.dropped.labels("queue_full").inc()
             self._dropped_since_log += 1
             now = time.monotonic()
-            if now - self._last_drop_log >= _DROP_LOG_INTERVAL_S:
+            if now - self._last_drop_log >= _DROP_LOG_INTERVAL_S or self._last_drop_log == 0.0:
                 log.warning("%d payloads were dropped because of %d capacity limit in the last 1 MINUTES",
                             self._dropped_since_log, self._capacity)
                 self._dropped_since_log, self._last_drop_log = 0, now
@@ -144,14 +149,46 @@ class PayloadProcessors:
                 payload_log.info(logger_line(record, decode=self._decode))
                 return
             assert self._client is not None
-            response = await self._client.post(processor.target, content=http_body(record, decode=self._decode),
-                                               headers={"Content-Type": "application/json"})
+            if self._unreachable(processor):
+                self.dropped.labels("sink_unreachable").inc()
+                return
+            try:
+                response = await self._client.post(processor.target,
+                                                   content=http_body(record, decode=self._decode),
+                                                   headers={"Content-Type": "application/json"})
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                self._back_off(processor)
+                raise
+            self._down.pop(processor.uri, None)
             if response.status_code != 200:
-                log.warning("Processing %s didn't succeed: %s %d", _short(record), processor.shown,
-                            response.status_code)
+                self._failed(processor, f"Processing {_short(record)} didn't succeed: {processor.shown} "
+                                        f"{response.status_code}")
         except Exception as exc:  # a sink's failure is logged, never raised into the inference path
-            log.error("An error occurred while sending payload %s to %s: %s: %s", _short(record), processor.shown,
-                      type(exc).__name__, exc)
+            self._failed(processor, f"An error occurred while sending payload {_short(record)} to {processor.shown}: "
+                                    f"{type(exc).__name__}: {exc}")
+
+    def _unreachable(self, processor: PayloadProcessor) -> bool:
+        down = self._down.get(processor.uri)
+        return down is not None and time.monotonic() < down[0]
+
+    def _back_off(self, processor: PayloadProcessor) -> None:
+        """A sink that refused a connection gets no records for 1 s, doubling up to 30 s while it keeps refusing:
+        the emulator's own (ModelMesh tries each record), so a dead sink costs the serving process nothing."""
+        _, previous = self._down.get(processor.uri, (0.0, 0.0))
+        backoff = min(previous * 2 or 1.0, _MAX_BACKOFF_S)
+        self._down[processor.uri] = (time.monotonic() + backoff, backoff)
+
+    def _failed(self, processor: PayloadProcessor, message: str) -> None:
+        """Log a failed send; after the first, at most one line a minute per processor (the emulator's own limit:
+        ModelMesh logs each, which for a dead sink costs the serving process more than the sends)."""
+        now = time.monotonic()
+        last, suppressed = self._failure_log.get(processor.uri, (-_DROP_LOG_INTERVAL_S, 0))
+        if now - last < _DROP_LOG_INTERVAL_S:
+            self._failure_log[processor.uri] = (last, suppressed + 1)
+            return
+        more = f" ({suppressed} more failed sends to it in the last minute not logged)" if suppressed else ""
+        log.error("%s%s", message, more)
+        self._failure_log[processor.uri] = (now, 0)
 
     async def aclose(self) -> None:
         for task in self._tasks:
