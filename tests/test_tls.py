@@ -148,3 +148,27 @@ def test_rest_under_mutual_tls_fails_as_upstreams_rest_proxy(mutual_tls: Served,
     assert status == "503"
     assert json.loads(body) == {"code": 14, "message": 'connection error: desc = "error reading server preface: '
                                                        'remote error: tls: certificate required"'}
+
+
+def _cli(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "modelmesh-emulator"), *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=served.env)
+
+
+def test_status_advertises_the_https_rest_url(basic_tls: Served) -> None:
+    result = _cli(basic_tls, "get", "isvc", ISVC, "-o", "json")
+
+    assert result.returncode == 0, result.stderr
+    predictor = json.loads(result.stdout)["status"]["components"]["predictor"]
+    assert predictor["restUrl"] == f"https://127.0.0.1:{basic_tls.rest_port}"
+
+
+def test_the_infer_command_verifies_with_cacert(basic_tls: Served, certs: Path) -> None:
+    request = f"sample_models/requests/{ISVC}.json"
+    trusted = _cli(basic_tls, "infer", ISVC, "--json", request, "--cacert", str(certs / "ca.crt"))
+    untrusted = _cli(basic_tls, "infer", ISVC, "--json", request)
+
+    assert trusted.returncode == 0, trusted.stderr
+    assert json.loads(trusted.stdout)["outputs"][0]["data"] == expected_outputs(ISVC)[0]["data"]
+    assert untrusted.returncode == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr and "--cacert" in untrusted.stderr
