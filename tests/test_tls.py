@@ -172,3 +172,16 @@ def test_the_infer_command_verifies_with_cacert(basic_tls: Served, certs: Path) 
     assert json.loads(trusted.stdout)["outputs"][0]["data"] == expected_outputs(ISVC)[0]["data"]
     assert untrusted.returncode == 1
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr and "--cacert" in untrusted.stderr
+
+
+def test_serve_refuses_a_key_that_is_not_the_certificates(certs: Path, tmp_path: Path) -> None:
+    env = os.environ | {"MMEMU_TLS_CERT_FILE": str(certs / "tls.crt"), "MMEMU_TLS_KEY_FILE": str(certs / "client.key"),
+                        "MMEMU_API_ENABLED": "false", "MMEMU_METRICS_ENABLED": "false"}
+
+    result = subprocess.run([str(BIN / "modelmesh-emulator"), "serve", "--cache-dir", str(tmp_path), "--grpc-port",
+                             "0", "--rest-port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: MMEMU_TLS_KEY_FILE (tls.key): private key {certs / 'client.key'} does not match the certificate in "
+        "MMEMU_TLS_CERT_FILE (tls.crt)")

@@ -38,17 +38,21 @@ def test_good_files_load_and_require_trusts_the_server_certificate_and_the_ca(ce
 
 
 def test_missing_key_file_is_named(certs: Path) -> None:
-    with pytest.raises(TlsConfigError, match=r"tls_key_file: private key \(tls.key\) file .*/nope.key does not exist"):
+    with pytest.raises(TlsConfigError,
+                       match=r"MMEMU_TLS_KEY_FILE \(tls.key\): private key file .*/nope.key does not exist"):
         _load(certs, key="nope.key")
 
 
 def test_key_of_another_certificate_is_refused(certs: Path) -> None:
-    with pytest.raises(TlsConfigError, match=r"tls_key_file: private key .*client.key does not match the certificate"):
+    with pytest.raises(TlsConfigError,
+                       match=r"MMEMU_TLS_KEY_FILE \(tls.key\): private key .*client.key does not match the "
+                             r"certificate in MMEMU_TLS_CERT_FILE"):
         _load(certs, key="client.key")
 
 
 def test_only_a_key_set_says_tls_crt_is_missing(certs: Path) -> None:
-    with pytest.raises(TlsConfigError, match=r"missing tls.crt and/or tls.key: tls_cert_file is not set"):
+    with pytest.raises(TlsConfigError,
+                       match=r"missing tls.crt and/or tls.key: MMEMU_TLS_CERT_FILE \(tls.crt\) is not set"):
         load_tls_config(None, certs / "tls.key", None, "", "127.0.0.1")
 
 
@@ -58,7 +62,9 @@ def test_client_auth_without_certificates_is_modelmeshs_error() -> None:
 
 
 def test_unknown_client_auth_lists_the_values(certs: Path) -> None:
-    with pytest.raises(TlsConfigError, match="tls_client_auth: invalid value 'WANT', must be one of NONE, OPTIONAL"):
+    with pytest.raises(TlsConfigError,
+                       match=r"MMEMU_TLS_CLIENT_AUTH \(tls.clientAuth\): invalid value 'WANT', must be one of "
+                             r"NONE, OPTIONAL, REQUIRE"):
         _load(certs, client_auth="want")
 
 
@@ -82,7 +88,8 @@ def _self_signed(directory: Path, *, expired: bool, pkcs1: bool, names: list[str
 def test_expired_certificate_is_refused(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path, expired=True, pkcs1=False, names=["localhost"])
 
-    with pytest.raises(TlsConfigError, match=r"tls_cert_file: certificate 'CN=test' in .*tls.crt expired at"):
+    with pytest.raises(TlsConfigError,
+                       match=r"MMEMU_TLS_CERT_FILE \(tls.crt\): certificate 'CN=test' in .*tls.crt expired at"):
         load_tls_config(cert, key, None, "", "127.0.0.1")
 
 

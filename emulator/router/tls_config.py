@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CLIENT_AUTH_VALUES = ("NONE", "OPTIONAL", "REQUIRE")
 _MAX_PEM_BYTES = 1024 * 1024
+_CERT, _KEY, _CA = "MMEMU_TLS_CERT_FILE (tls.crt)", "MMEMU_TLS_KEY_FILE (tls.key)", "MMEMU_TLS_CA_FILE (ca.crt)"
 
 
 class TlsConfigError(SpecError):
@@ -81,17 +82,17 @@ def _check_key(key_pem: bytes, path: Path, certificate: x509.Certificate) -> Non
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except TypeError:
-        raise TlsConfigError(f"tls_key_file: private key {path} is encrypted; ModelMesh's tls.key must not be "
+        raise TlsConfigError(f"{_KEY}: private key {path} is encrypted; ModelMesh's tls.key must not be "
                              "(decrypt it: openssl pkcs8 -topk8 -nocrypt -in KEY -out tls.key)") from None
     except (ValueError, UnsupportedAlgorithm):
-        raise TlsConfigError(f"tls_key_file: {path} holds no PEM private key") from None
+        raise TlsConfigError(f"{_KEY}: {path} holds no PEM private key") from None
     public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     expected = certificate.public_key().public_bytes(serialization.Encoding.DER,
                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
     if public != expected:
-        raise TlsConfigError(f"tls_key_file: private key {path} does not match the certificate in tls_cert_file")
+        raise TlsConfigError(f"{_KEY}: private key {path} does not match the certificate in {_CERT}")
     if b"-----BEGIN PRIVATE KEY-----" not in key_pem:
-        log.warning("tls_key_file: %s is not PKCS#8 (-----BEGIN PRIVATE KEY-----): the emulator accepts it, "
+        log.warning(_KEY + ": %s is not PKCS#8 (-----BEGIN PRIVATE KEY-----): the emulator accepts it, "
                     "ModelMesh (netty) refuses it; convert it: openssl pkcs8 -topk8 -nocrypt -in %s -out tls.key",
                     path, path)
 
@@ -116,7 +117,7 @@ def _check_names(certificate: x509.Certificate, path: Path, host: str) -> None:
         wanted.append(host)
     missing = [name for name in dict.fromkeys(wanted) if name not in names]
     if missing:
-        log.warning("tls_cert_file: certificate %s has subject alternative names %s, none for %s: clients that "
+        log.warning(_CERT + ": certificate %s has subject alternative names %s, none for %s: clients that "
                     "verify it will refuse the connection (x509: certificate is not valid for ...); make one with "
                     "`modelmesh-emulator tls init`", path, names or "(none)", ", ".join(missing))
 
@@ -126,26 +127,26 @@ def load_tls_config(cert_file: Path | None, key_file: Path | None, ca_file: Path
     """The TLS configuration from the settings, or None when TLS is off (no certificate file set)."""
     client_auth = client_auth.strip().upper() or "NONE"
     if client_auth not in CLIENT_AUTH_VALUES:
-        raise TlsConfigError(f"tls_client_auth: invalid value {client_auth!r}, must be one of "
+        raise TlsConfigError(f"MMEMU_TLS_CLIENT_AUTH (tls.clientAuth): invalid value {client_auth!r}, must be one of "
                              f"{', '.join(CLIENT_AUTH_VALUES)} (any case)")
     if cert_file is None and key_file is None:
         if client_auth != "NONE" or ca_file is not None:
             raise TlsConfigError(f"TLS client-auth set to {client_auth} without other required TLS config "
-                                 "(tls_cert_file and tls_key_file)")
+                                 f"({_CERT} and {_KEY})")
         return None
     if cert_file is None or key_file is None:
-        missing = "tls_cert_file" if cert_file is None else "tls_key_file"
+        missing = _CERT if cert_file is None else _KEY
         raise TlsConfigError(f"TLS secret is missing tls.crt and/or tls.key: {missing} is not set")
-    cert_pem = _read(cert_file, "tls_cert_file", "certificate (tls.crt)")
-    key_pem = _read(key_file, "tls_key_file", "private key (tls.key)")
-    certificates = _certificates(cert_pem, cert_file, "tls_cert_file")
+    cert_pem = _read(cert_file, _CERT, "certificate")
+    key_pem = _read(key_file, _KEY, "private key")
+    certificates = _certificates(cert_pem, cert_file, _CERT)
     _check_key(key_pem, key_file, certificates[0])
     _check_names(certificates[0], cert_file, host)
     trust_pem = None
     if client_auth == "REQUIRE":
         trust_pem = cert_pem
         if ca_file is not None:
-            ca_pem = _read(ca_file, "tls_ca_file", "CA certificate (ca.crt)")
-            _certificates(ca_pem, ca_file, "tls_ca_file")
+            ca_pem = _read(ca_file, _CA, "CA certificate")
+            _certificates(ca_pem, ca_file, _CA)
             trust_pem = cert_pem.rstrip(b"\n") + b"\n" + ca_pem
     return TlsConfig(cert_file, key_file, cert_pem, key_pem, trust_pem, client_auth)

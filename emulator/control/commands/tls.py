@@ -43,5 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for name, file in (("MMEMU_TLS_CERT_FILE", "tls.crt"), ("MMEMU_TLS_KEY_FILE", "tls.key"),
                        ("MMEMU_TLS_CA_FILE", "ca.crt")):
         print(f"  export {name}={shlex.quote(str(directory / file))}")
+    print("  export MMEMU_REST_PROXY_SKIP_VERIFY=true  # REST reaches 8033 as ModelMesh's rest-proxy: verifying "
+          "with the system's roots unless skipVerify (docs/tls.md)")
     print("clients trust ca.crt, e.g. grpcurl -cacert ca.crt ... / curl --cacert ca.crt https://localhost:8008/...")
     return 0
