@@ -16,8 +16,9 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -32,6 +33,8 @@ payload_log = logging.getLogger("modelmesh.payload")
 _SEND_TIMEOUT_S = 10.0  # the emulator's own bound; upstream's HttpClient waits without one
 _DROP_LOG_INTERVAL_S = 60.0
 _MAX_BACKOFF_S = 30.0
+_OFFLOAD_BYTES = 64 * 1024
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ class PayloadProcessors:
     async def _process(self, processor: PayloadProcessor, record: PayloadRecord) -> None:
         try:
             if processor.scheme == "logger":
-                payload_log.info(logger_line(record, decode=self._decode))
+                payload_log.info(await _off_loop(record, logger_line, self._decode))
                 return
             assert self._client is not None
             if self._unreachable(processor):
@@ -154,7 +157,7 @@ class PayloadProcessors:
                 return
             try:
                 response = await self._client.post(processor.target,
-                                                   content=http_body(record, decode=self._decode),
+                                                   content=await _off_loop(record, http_body, self._decode),
                                                    headers={"Content-Type": "application/json"})
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 self._back_off(processor)
@@ -201,6 +204,13 @@ class PayloadProcessors:
             await self._client.aclose()
             self._client = None
         self._queue = None
+
+
+async def _off_loop(record: PayloadRecord, render: Callable[..., T], decode: bool) -> T:
+    """`render(record)`, on a worker thread for a large message (base64 and JSON of MiBs would stall the loop)."""
+    if record.data is not None and len(record.data) > _OFFLOAD_BYTES:
+        return await asyncio.to_thread(render, record, decode=decode)
+    return render(record, decode=decode)
 
 
 def _short(record: PayloadRecord) -> str:
