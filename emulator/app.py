@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -32,7 +33,10 @@ from .placement import Placement
 from .registry import Registry
 from .router import DataPlane
 from .router.grpc_server import start_grpc_server
+from .router.payload_processors import PayloadProcessors, parse_payload_processors
+from .router.rest_proxy_link import UnreachableDataPlane, rest_proxy_refusal
 from .router.rest_server import build_rest_app
+from .router.tls_config import load_tls_config
 from .runtime_pool import RuntimePool
 from .settings import Settings
 from .spec import Manifest, load_file, load_text, manifest_files
@@ -41,6 +45,15 @@ from .storage.factory import build_puller
 __all__ = ["Emulator"]
 
 log = logging.getLogger(__name__)
+
+
+def _payload_processors(settings: Settings, metrics: Metrics) -> PayloadProcessors | None:
+    processors = parse_payload_processors(settings.payload_processors)
+    if not processors:
+        return None
+    return PayloadProcessors(processors, capacity=settings.payload_processors_capacity,
+                             workers=settings.payload_processors_threads, decode=settings.payload_decoded_json,
+                             registry=metrics.registry)
 
 
 class Emulator:
@@ -58,7 +71,8 @@ class Emulator:
                                 default_replicas=s.pods_per_runtime)
         self.placement = Placement(self.registry, self.pool, build_puller(s), s, self.metrics)
         self._stop_metrics: Callable[[], None] | None = None
-        self.dataplane = DataPlane(self.placement, s.namespace, self.metrics)
+        self.payloads = _payload_processors(s, self.metrics)
+        self.dataplane = DataPlane(self.placement, s.namespace, self.metrics, self.payloads)
         self.registry.subscribe(self.placement.on_registry_change)
         self.stamps = ObjectStamps()
         track_changes(self.registry, self.stamps)
@@ -80,14 +94,21 @@ class Emulator:
     async def start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         s = self.settings
+        tls = load_tls_config(s.tls_cert_file, s.tls_key_file, s.tls_ca_file, s.tls_client_auth, s.host)
         try:
             self._grpc_server, self.grpc_port = await start_grpc_server(
                 self.dataplane, s.host, s.grpc_port, s.grpc_max_message_size,
                 services=[(MODELMESH_SERVICE, partial(add_ModelMeshServicer_to_server,
-                                                      ModelMeshService(self.placement)))])
+                                                      ModelMeshService(self.placement)))], tls=tls)
             if s.rest_proxy_enabled:
-                self._rest_server = AsgiServer(build_rest_app(self.dataplane, s.grpc_max_message_size), s.host,
-                                               s.rest_port)
+                refusal = await rest_proxy_refusal(tls, s.host, self.grpc_port, s.rest_proxy_skip_verify)
+                if refusal is not None:
+                    log.warning("REST (8008) requests will fail, as ModelMesh's rest-proxy cannot connect to "
+                                "TLS 8033 with these settings: %s", refusal)
+                rest_dataplane: Any = self.dataplane if refusal is None else UnreachableDataPlane(refusal)
+                self._rest_server = AsgiServer(build_rest_app(rest_dataplane, s.grpc_max_message_size), s.host,
+                                               s.rest_port,
+                                               tls=None if tls is None else (tls.cert_file, tls.key_file))
                 await self._rest_server.start()
                 self.rest_port = self._rest_server.port
             if s.metrics_enabled:
@@ -129,6 +150,8 @@ class Emulator:
         if self._grpc_server is not None:
             await self._grpc_server.stop(grace=1.0)
             self._grpc_server = None
+        if self.payloads is not None:
+            await self.payloads.aclose()
         await self.placement.shutdown()
         await self.pool.stop_all()
         await asyncio.to_thread(remove_run_dir, self.work_dir)
@@ -139,7 +162,8 @@ class Emulator:
 
     @property
     def rest_url(self) -> str | None:
-        return f"http://{self.settings.host}:{self.rest_port}" if self.settings.rest_proxy_enabled else None
+        scheme = "https" if self.settings.tls_cert_file is not None else "http"
+        return f"{scheme}://{self.settings.host}:{self.rest_port}" if self.settings.rest_proxy_enabled else None
 
     @property
     def api_url(self) -> str | None:

@@ -30,6 +30,42 @@ class Settings(BaseSettings):
     rest_proxy_enabled: bool = True
     """Serve REST on `rest_port` and advertise `pv:v2` for runtimes listing `grpc-v2` (`restProxy.enabled`)."""
 
+    tls_cert_file: Path | None = None
+    """Serving certificate (PEM, chain allowed) of 8033 and 8008: the `tls.crt` of the Secret `tls.secretName` names
+    (MM_TLS_KEY_CERT_PATH). Set with `tls_key_file` to serve TLS; `modelmesh-emulator tls init` makes a pair."""
+
+    tls_key_file: Path | None = None
+    """Its private key, unencrypted PEM: the Secret's `tls.key` (MM_TLS_PRIVATE_KEY_PATH). ModelMesh needs PKCS#8
+    (`BEGIN PRIVATE KEY`); the emulator also takes PKCS#1/SEC1 keys, with a warning."""
+
+    tls_ca_file: Path | None = None
+    """CA certificate(s) client certificates may chain to besides `tls_cert_file`: the Secret's `ca.crt`
+    (MM_TLS_TRUST_CERT_PATH is `tls.crt,ca.crt`). Used with `tls_client_auth` require."""
+
+    tls_client_auth: str = ""
+    """`tls.clientAuth` (MM_TLS_CLIENT_AUTH): `require` refuses gRPC clients without a certificate chaining to
+    `tls_cert_file`/`tls_ca_file`; `optional` and `none` (or empty) ask for none (grpcio cannot ask without
+    requiring). REST (8008) never checks client certificates, as ModelMesh's rest-proxy."""
+
+    rest_proxy_skip_verify: bool = False
+    """`restProxy.skipVerify` (REST_PROXY_SKIP_VERIFY): with TLS, whether the REST side skips verifying 8033's
+    certificate. False (upstream's default) makes REST fail (503) unless the system trusts the certificate for
+    `localhost`, as ModelMesh's rest-proxy does; with `tls_client_auth` require REST always fails, as upstream."""
+
+    payload_processors: str = ""
+    """`payloadProcessors`, space-separated as MM_PAYLOAD_PROCESSORS: `logger://` and `http://` URIs (query: model id
+    filter, fragment: method filter) receiving a record of each inference request and response. `https://` is the
+    emulator's addition (ModelMesh skips it)."""
+
+    payload_processors_capacity: int = Field(64, ge=1)
+    """Records waiting for the payload processors (MM_PAYLOAD_PROCESSORS_CAPACITY); more are dropped and counted."""
+
+    payload_processors_threads: int = Field(2, ge=1, le=64)
+    """Records sent at a time (MM_PAYLOAD_PROCESSORS_THREADS)."""
+
+    payload_decoded_json: bool = False
+    """The emulator's addition: records of KServe V2 messages also carry `decodedJson`, the tensors as V2 JSON."""
+
     namespace: str = "modelmesh-serving"
     """Namespace given to objects whose manifest names none."""
 

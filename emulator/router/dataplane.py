@@ -22,6 +22,8 @@ from ..metrics import Metrics
 from ..model_state import LoadedCopy
 from ..placement import Placement
 from ..runtime_pool import RuntimeHandle
+from .payload_processors import PayloadProcessors
+from .payload_records import PayloadRecord
 from .wire import WireFormatError, read_string_field, replace_string_field
 
 __all__ = ["ID_EXTRACTION_PATHS", "STREAMING_METHODS", "DataPlane", "MessageTooLargeError", "RuntimeCallError",
@@ -62,10 +64,12 @@ def check_message_size(size: int, limit: int) -> None:
 
 
 class DataPlane:
-    def __init__(self, placement: Placement, namespace: str, metrics: Metrics | None = None):
+    def __init__(self, placement: Placement, namespace: str, metrics: Metrics | None = None,
+                 payloads: PayloadProcessors | None = None):
         self._placement = placement
         self._namespace = namespace
         self._metrics = metrics
+        self._payloads = payloads
         # one multicallable per runtime instance and known method (configured or declared by the runtime), made on
         # first use and dropped with the instance's handle; other method names are client-chosen, so never cached
         self._callables: weakref.WeakKeyDictionary[RuntimeHandle, dict[str, grpc.aio.UnaryUnaryMultiCallable]] = (
@@ -74,7 +78,7 @@ class DataPlane:
     async def call(self, method: str, request: bytes, metadata: Metadata,
                    timeout: float | None = None) -> bytes:
         """Forward a unary call (`method` like `inference.GRPCInferenceService/ModelInfer`) and return the reply."""
-        if self._metrics is None:
+        if self._metrics is None and self._payloads is None:
             return await self._call(method, request, metadata, timeout, _Timing())
         timing = _Timing()
         code, reply = "OK", b""
@@ -88,9 +92,15 @@ class DataPlane:
             code = grpc.StatusCode.INTERNAL.name
             raise
         finally:
-            self._metrics.observe_request(method if timing.known_method else None, code,
-                                          (time.perf_counter() - timing.started) * 1000, len(request), len(reply),
-                                          timing.invoke_ms)
+            if self._metrics is not None:
+                self._metrics.observe_request(method if timing.known_method else None, code,
+                                              (time.perf_counter() - timing.started) * 1000, len(request),
+                                              len(reply), timing.invoke_ms)
+            if self._payloads is not None:  # as ModelMesh: the request record once the call returns, then the reply
+                call_id = self._payloads.new_id()
+                self._payloads.submit(PayloadRecord(call_id, timing.model_id, method, metadata, request, None))
+                self._payloads.submit(PayloadRecord(call_id, timing.model_id, method, (),  # no runtime headers here
+                                                    reply if code == "OK" else None, code))
 
     async def _call(self, method: str, request: bytes, metadata: Metadata, timeout: float | None,
                     timing: _Timing) -> bytes:
@@ -98,6 +108,7 @@ class DataPlane:
             raise UnsupportedError(f"Method not found or not permitted: {method}")
         timing.known_method = method in ID_EXTRACTION_PATHS
         copy = await self._resolve(method, request, metadata)
+        timing.model_id = copy.model_id
         status = copy.handle.status
         timing.known_method = timing.known_method or method in status.method_infos
         if not status.allow_any_method and method not in status.method_infos:
@@ -114,6 +125,7 @@ class DataPlane:
                 if attempt == 0 and _model_vanished(exc):
                     self._placement.invalidate(copy)
                     copy = await self._placement.route_concrete(copy.model_id)
+                    timing.model_id = copy.model_id
                     continue
                 raise RuntimeCallError(method, exc.code(), exc.details() or "") from None
             finally:
@@ -167,6 +179,7 @@ class _Timing:
     started: float = field(default_factory=time.perf_counter)
     invoke_ms: float | None = None
     known_method: bool = False  # metrics label the method by name only when it is known (bounded label values)
+    model_id: str | None = None  # the concrete id the call resolved to, for payload records
 
 
 def _malformed(method: str, exc: WireFormatError) -> InvalidArgumentError:

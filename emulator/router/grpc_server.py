@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection
 from ..errors import EmulatorError
 from ..v2_protos import dataplane_pb2
 from .dataplane import ID_EXTRACTION_PATHS, STREAMING_METHODS, DataPlane, check_message_size
+from .tls_config import TlsConfig
 
 __all__ = ["start_grpc_server"]
 
@@ -69,10 +70,10 @@ def _core_receive_limit(max_message_size: int) -> int:
 
 
 async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_message_size: int,
-                            services: Sequence[tuple[str, Callable[[grpc.aio.Server], None]]] = ()) -> tuple[
-        grpc.aio.Server, int]:
+                            services: Sequence[tuple[str, Callable[[grpc.aio.Server], None]]] = (),
+                            tls: TlsConfig | None = None) -> tuple[grpc.aio.Server, int]:
     """`services`: (full service name, adder) of services served beside the pass-through (and in reflection),
-    such as `mmesh.ModelMesh`."""
+    such as `mmesh.ModelMesh`. `tls`: serve TLS (mTLS when it requires client certificates), else plaintext."""
     # The size limit is checked per call, so that an oversized message gets ModelMesh's (grpc-java's) error text
     # rather than grpc core's "Received message larger than max (...)". Core still refuses, from the length prefix
     # and before buffering it, any message over twice the limit: that one gets core's text.
@@ -90,10 +91,16 @@ async def start_grpc_server(dataplane: DataPlane, host: str, port: int, max_mess
          reflection.SERVICE_NAME], server,
     )
     server.add_generic_rpc_handlers((_PassThrough(dataplane, max_message_size),))
-    bound = server.add_insecure_port(f"{host}:{port}")
+    if tls is None:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    else:
+        credentials = grpc.ssl_server_credentials([(tls.key_pem, tls.cert_pem)], root_certificates=tls.trust_pem,
+                                                  require_client_auth=tls.require_client_auth)
+        bound = server.add_secure_port(f"{host}:{port}", credentials)
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {host}:{port}")
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    log.info("gRPC inference on %s:%d", host, bound)
+    log.info("gRPC inference on %s:%d%s", host, bound,
+             "" if tls is None else f" (TLS, client auth {tls.client_auth})")
     return server, bound

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from . import apply, delete, describe, get, infer, logs, serve, status
+from . import apply, delete, describe, get, infer, logs, serve, status, tls
 from ._common import add_server_option
 
 __all__ = ["add_commands", "add_server_option"]
 
-_MODULES = (serve, apply, get, describe, delete, logs, infer, status)
+_MODULES = (serve, apply, get, describe, delete, logs, infer, status, tls)
 
 
 def add_commands(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import ssl
 import sys
 from pathlib import Path
 
@@ -22,6 +24,9 @@ def add_parser(commands: argparse._SubParsersAction, parents: list[argparse.Argu
                     "curl would, and print the response.")
     parser.add_argument("name", metavar="NAME", help="InferenceService or Predictor name (or a concrete model id)")
     parser.add_argument("--json", required=True, metavar="FILE", help="request body, or - for stdin")
+    parser.add_argument("--cacert", metavar="FILE", default=os.environ.get("MMEMU_TLS_CA_FILE"),
+                        help="CA certificate to verify the REST port's TLS certificate with, when it serves TLS "
+                             "(default $MMEMU_TLS_CA_FILE, else the system's roots)")
 
 
 def _body(source: str) -> bytes:
@@ -41,9 +46,13 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("the emulator's REST proxy is disabled (MMEMU_REST_PROXY_ENABLED=false)")
     url = f"{rest_url}/v2/models/{args.name}/infer"
     try:
-        response = httpx.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=120)
+        verify = ssl.create_default_context(cafile=args.cacert) if args.cacert else True
+        response = httpx.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=120,
+                              verify=verify)
     except httpx.HTTPError as exc:
-        raise CommandError(f"{url}: {exc}") from None
+        untrusted = "CERTIFICATE_VERIFY" in str(exc)
+        hint = " (pass the CA that signed its TLS certificate with --cacert)" if untrusted else ""
+        raise CommandError(f"{url}: {exc}{hint}") from None
     try:
         reply = response.json()
     except ValueError:
