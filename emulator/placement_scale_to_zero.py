@@ -55,6 +55,8 @@ class ScaleToZero:
             if key in self._runtimes_in_use():
                 return
             log.info("scaling runtime %s to zero: no InferenceService uses it", runtime.metadata.name)
+            self.events.record(runtime.kind, runtime.metadata.namespace, runtime.metadata.name, "ScaledToZero",
+                               f"no InferenceService uses runtime {runtime.metadata.name}: its instances stop")
             for handle in self._pool.running(runtime):
                 for model in self._models.values():
                     copy = model.copies.get(handle.location)

@@ -21,6 +21,7 @@ import grpc
 from .adapters import SPI_ADAPTER, AdapterFactory, RuntimeAdapter, RuntimeStatus
 from .adapters.runtime_env import adapter_env
 from .errors import RuntimeStartError, UnsupportedError
+from .events import EventRecorder
 from .instance_cache import InstanceCache
 from .launchers import Launcher, RuntimeInstance
 from .launchers.process import SOURCE_ANNOTATION
@@ -109,6 +110,7 @@ class RuntimePool:
         self._default_replicas = default_replicas
         self._slots: dict[str, list[_Slot]] = {}
         self._templates: dict[str, dict[str, object]] = {}
+        self.events = EventRecorder()
         self._retiring: dict[str, list[_Slot]] = {}
         """Instances of an older template, serving until `finish_rollout`."""
         self._detached: set[Detached] = set()
@@ -203,6 +205,8 @@ class RuntimePool:
         if slot.handle is not None:
             log.warning("runtime %s instance %s exited; starting a new one", runtime.metadata.name,
                         slot.handle.location)
+            self._runtime_event(runtime, "InstanceExited", f"runtime instance {slot.handle.location} exited; starting "
+                                "a new one", warning=True)
             dead, slot.handle = slot.handle, None
             await _close(dead)
         if slot.starting is None:
@@ -239,6 +243,8 @@ class RuntimePool:
         instance_id = f"{runtime.metadata.name}-{secrets.token_hex(4)}"
         log.info("starting runtime %s instance %s (%s launcher)", runtime.metadata.name, instance_id,
                  self._launcher.name)
+        self._runtime_event(runtime, "InstanceStarting", f"starting runtime instance {instance_id} "
+                            f"({self._launcher.name} launcher)")
         instance = await self._launcher.start(runtime, instance_id, self._work_dir / instance_id)
         adapter: RuntimeAdapter | None = None
         try:
@@ -250,6 +256,10 @@ class RuntimePool:
                 with contextlib.suppress(Exception):
                     await adapter.close()
             await _stop_surely(instance)
+            if not isinstance(exc, asyncio.CancelledError):
+                self._runtime_event(runtime, "InstanceFailed", f"runtime instance {instance_id} did not start: "
+                                    f"{exc.details() if isinstance(exc, grpc.aio.AioRpcError) else exc}",
+                                    warning=True)
             if isinstance(exc, grpc.aio.AioRpcError):
                 raise RuntimeStartError(
                     f"runtime {runtime.metadata.name!r} instance {instance_id}: {exc.details()}"
@@ -263,7 +273,13 @@ class RuntimePool:
         handle = RuntimeHandle(runtime, instance, adapter, status, channel)
         log.info("runtime %s instance %s ready: capacity %d bytes, version %s", runtime.metadata.name,
                  instance_id, status.capacity_bytes, status.runtime_version)
+        self._runtime_event(runtime, "InstanceReady", f"runtime instance {instance_id} ready: capacity "
+                            f"{status.capacity_bytes} bytes, runtime version {status.runtime_version}")
         return handle
+
+    def _runtime_event(self, runtime: ServingRuntime, reason: str, message: str, *, warning: bool = False) -> None:
+        self.events.record(runtime.kind, runtime.metadata.namespace, runtime.metadata.name, reason, message,
+                           warning=warning)
 
     @staticmethod
     async def _stop_slot(slot: _Slot) -> None:

@@ -25,6 +25,7 @@ from ..kube.guard import UNAUTHENTICATED_PATHS
 from ..kube.resources import RESOURCES, Resource, resource_for
 from ..spec import Manifest
 from ..spec.kinds import MODEL_BY_KIND
+from .event_api import add_event_routes
 from .kube_api import KubeApi
 from .kube_status import NotFoundError, failure, failure_for
 from .manifests import Outcome
@@ -176,10 +177,6 @@ def _add_discovery(app: FastAPI, context: ApiContext) -> None:
     async def openapi_v2(_: Request) -> Response:
         return _json(_cached("v2", lambda: openapi.openapi_v2(RESOURCES, _model_of)))
 
-    async def no_events(request: Request) -> Response:
-        # The emulator records no Events yet (kubectl describe lists them; an empty list is what it expects).
-        return _json({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": ""}, "items": []})
-
     async def namespace(request: Request) -> Response:
         return _json(_namespace_body(request.path_params["name"]))
 
@@ -194,8 +191,7 @@ def _add_discovery(app: FastAPI, context: ApiContext) -> None:
     for path, handler in (("/version", version), ("/api", api), ("/apis", apis), ("/api/{version}", group_version),
                           ("/apis/{group}", group), ("/apis/{group}/{version}", group_version),
                           ("/openapi/v3", openapi_index), ("/openapi/v3/{path:path}", openapi_document),
-                          ("/openapi/v2", openapi_v2), ("/api/v1/events", no_events),
-                          ("/api/v1/namespaces/{ns}/events", no_events), ("/api/v1/namespaces/{name}", namespace),
+                          ("/openapi/v2", openapi_v2), ("/api/v1/namespaces/{name}", namespace),
                           ("/api/v1/namespaces", namespaces)):
         app.add_api_route(path, handler, methods=["GET"])
 
@@ -211,6 +207,7 @@ def build_api_app(context: ApiContext, stopping: asyncio.Event) -> FastAPI:
     for resource in RESOURCES:
         kube.add_routes(app, resource)
     _add_discovery(app, context)
+    add_event_routes(app, context.events, stopping)
     for probe in UNAUTHENTICATED_PATHS:
         app.add_api_route(probe, _ok, methods=["GET"])
     routes = _EmulatorRoutes(context)
