@@ -67,6 +67,8 @@ class RuntimeHandle:
     load_slots: asyncio.Semaphore = field(init=False)
     cache: InstanceCache = field(init=False)
     started_at: float = field(default_factory=time.time)
+    restarts: int = 0
+    """How often the instance's slot started a new one after an exit or a restart (a Pod's restartCount)."""
 
     def __post_init__(self) -> None:
         self.load_slots = asyncio.Semaphore(self.status.max_loading_concurrency)
@@ -88,6 +90,7 @@ class _Slot:
     starting: asyncio.Task[RuntimeHandle] | None = None
     failures: int = 0
     next_start: float = 0.0
+    restarts: int = 0
 
 
 @dataclass(eq=False)
@@ -208,6 +211,7 @@ class RuntimePool:
             self._runtime_event(runtime, "InstanceExited", f"runtime instance {slot.handle.location} exited; starting "
                                 "a new one", warning=True)
             dead, slot.handle = slot.handle, None
+            slot.restarts += 1
             await _close(dead)
         if slot.starting is None:
             slot.starting = asyncio.create_task(self._start_with_backoff(runtime, slot))
@@ -226,8 +230,20 @@ class RuntimePool:
             raise
         finally:
             slot.starting = None
-        slot.handle, slot.failures = handle, 0
+        slot.handle, slot.failures, handle.restarts = handle, 0, slot.restarts
         return handle
+
+    async def restart(self, handle: RuntimeHandle) -> RuntimeHandle:
+        """Stop the instance and start its replacement in the same slot (`kubectl delete pod`)."""
+        slot = next((slot for slots in self._slots.values() for slot in slots if slot.handle is handle), None)
+        if slot is None:
+            raise RuntimeStartError(f"runtime instance {handle.location} is no longer part of the pool")
+        slot.handle = None
+        slot.restarts = 0  # a new Pod, as the ReplicaSet makes one
+        self._runtime_event(handle.runtime, "InstanceDeleted", f"runtime instance {handle.location} deleted; "
+                            "starting a new one")
+        await _close(handle)
+        return await self._ensure(handle.runtime, slot)
 
     async def _start(self, runtime: ServingRuntime) -> RuntimeHandle:
         # No builtInAdapter: the runtime's own container speaks mmesh.ModelRuntime.

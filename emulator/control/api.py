@@ -30,6 +30,7 @@ from .kube_api import KubeApi
 from .kube_status import NotFoundError, failure, failure_for
 from .manifests import Outcome
 from .modelmesh_view import modelmesh_registrations
+from .pods import add_pod_routes
 from .render import explain_redacted
 from .views import model_placement, runtime_instances
 
@@ -208,6 +209,7 @@ def build_api_app(context: ApiContext, stopping: asyncio.Event) -> FastAPI:
         kube.add_routes(app, resource)
     _add_discovery(app, context)
     add_event_routes(app, context.events, stopping)
+    add_pod_routes(app, context, stopping)
     for probe in UNAUTHENTICATED_PATHS:
         app.add_api_route(probe, _ok, methods=["GET"])
     routes = _EmulatorRoutes(context)

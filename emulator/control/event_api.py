@@ -154,8 +154,7 @@ class _EventRoutes:
                                         media_type=TABLE_MEDIA_TYPE)
                 return JSONResponse(self._render(event))
         group = "" if self._api_version == "v1" else "events.k8s.io"
-        raise NotFoundError(f'events{"." + group if group else ""} "{name}" not found',
-                            {"name": name, "group": group, "kind": "events"})
+        raise NotFoundError(f'events{"." + group if group else ""} "{name}" not found')
 
     def _watch(self, request: Request) -> StreamingResponse:
         params = request.query_params

@@ -19,6 +19,10 @@ _CORE_EXTRA = (
      "verbs": ["get", "list"], "shortNames": ["ns"]},
     {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event", "verbs": ["get", "list", "watch"],
      "shortNames": ["ev"]},
+    # Runtime instances (emulator/control/pods.py).
+    {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "verbs": ["delete", "get", "list"],
+     "shortNames": ["po"], "categories": ["all"]},
+    {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]},
 )
 _EVENTS_GROUP = "events.k8s.io"
 _EVENTS_V1 = {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
