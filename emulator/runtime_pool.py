@@ -110,7 +110,8 @@ class RuntimePool:
         self._launcher = launcher
         self._adapters = adapters
         self._work_dir = work_dir
-        self._default_replicas = default_replicas
+        self.default_replicas = default_replicas
+        """Instances per runtime without `replicas` (podsPerRuntime); the model-serving-config ConfigMap changes it."""
         self._slots: dict[str, list[_Slot]] = {}
         self._templates: dict[str, dict[str, object]] = {}
         self.events = EventRecorder()
@@ -128,7 +129,7 @@ class RuntimePool:
                 if slot.handle is not None and slot.handle.instance.is_running()]
 
     def replicas(self, runtime: ServingRuntime) -> int:
-        return runtime.spec.replicas or self._default_replicas
+        return runtime.spec.replicas or self.default_replicas
 
     async def acquire(self, runtime: ServingRuntime) -> list[RuntimeHandle]:
         """All running instances of `runtime`, starting (or restarting) any that are missing."""

@@ -25,6 +25,7 @@ from ..kube.guard import UNAUTHENTICATED_PATHS
 from ..kube.resources import RESOURCES, Resource, resource_for
 from ..spec import Manifest
 from ..spec.kinds import MODEL_BY_KIND
+from .configmap_api import CONFIGMAP_RESOURCE, CONFIGMAP_SCHEMAS, add_configmap_routes
 from .event_api import add_event_routes
 from .kube_api import KubeApi
 from .kube_status import NotFoundError, failure, failure_for
@@ -173,7 +174,11 @@ def _add_discovery(app: FastAPI, context: ApiContext) -> None:
         members = openapi.group_version_resources(RESOURCES, path)
         if not members:
             raise NotFoundError("the server could not find the requested resource")
-        return _json(_cached(path, lambda: openapi.openapi_v3_document(members, _model_of)))
+        document = _cached(path, lambda: openapi.openapi_v3_document(members, _model_of))
+        if path == "api/v1":
+            document["components"]["schemas"] |= CONFIGMAP_SCHEMAS
+            document["paths"] |= openapi.resource_paths(CONFIGMAP_RESOURCE)
+        return _json(document)
 
     async def openapi_v2(_: Request) -> Response:
         return _json(_cached("v2", lambda: openapi.openapi_v2(RESOURCES, _model_of)))
@@ -210,6 +215,7 @@ def build_api_app(context: ApiContext, stopping: asyncio.Event) -> FastAPI:
     _add_discovery(app, context)
     add_event_routes(app, context.events, stopping)
     add_pod_routes(app, context, stopping)
+    serving_config = add_configmap_routes(app, context)
     for probe in UNAUTHENTICATED_PATHS:
         app.add_api_route(probe, _ok, methods=["GET"])
     routes = _EmulatorRoutes(context)
@@ -221,6 +227,11 @@ def build_api_app(context: ApiContext, stopping: asyncio.Event) -> FastAPI:
     app.add_api_route("/emulator/v1/runtimes", routes.runtimes, methods=["GET"])
     app.add_api_route("/emulator/v1/modelmesh", routes.modelmesh, methods=["GET"])
     app.add_api_route("/emulator/v1/runtimes/{name}/logs", routes.logs, methods=["GET"])
+
+    async def serving_config_report(_: Request) -> Response:
+        return _json(serving_config.report())
+
+    app.add_api_route("/emulator/v1/servingconfig", serving_config_report, methods=["GET"])
 
     @app.exception_handler(EmulatorError)
     async def emulator_error(_: Request, exc: EmulatorError) -> Response:

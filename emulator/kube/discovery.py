@@ -23,6 +23,9 @@ _CORE_EXTRA = (
     {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "verbs": ["delete", "get", "list"],
      "shortNames": ["po"], "categories": ["all"]},
     {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]},
+    # The model-serving-config ConfigMap only (emulator/control/configmap_api.py).
+    {"name": "configmaps", "singularName": "configmap", "namespaced": True, "kind": "ConfigMap",
+     "verbs": ["create", "delete", "get", "list", "patch", "update"], "shortNames": ["cm"]},
 )
 _EVENTS_GROUP = "events.k8s.io"
 _EVENTS_V1 = {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
