@@ -64,6 +64,18 @@ def test_get_pods_lists_the_runtime_instance(served: Served, env: dict[str, str]
     assert table[1].split()[:4] == [pod["metadata"]["name"], "1/1", "Running", "0"]
 
 
+def test_the_runtime_status_shows_its_instances_models_and_capacity(env: dict[str, str]) -> None:
+    (pod,) = pods(env)
+
+    runtime = json.loads(kubectl(env, "get", "clusterservingruntime", "mlserver-1.x", "-o", "json").stdout)
+
+    status = runtime["status"]
+    assert status["readyInstances"] == 1 and status["replicas"] == 1 and status["modelsLoaded"] == 1
+    assert 0 < status["capacity"]["usedBytes"] <= status["capacity"]["totalBytes"]
+    (instance,) = status["instances"]
+    assert instance["pod"] == pod["metadata"]["name"] and instance["ready"] and instance["modelsLoaded"] == 1
+
+
 def test_logs_show_mlservers_log(env: dict[str, str]) -> None:
     (pod,) = pods(env)
     name = pod["metadata"]["name"]
@@ -110,3 +122,15 @@ def test_delete_pod_starts_a_new_instance_and_the_model_answers_again(served: Se
     reasons = [e["reason"] for e in json.loads(kubectl(env, "get", "events", "-A", "-o", "json").stdout)["items"]
                if e["involvedObject"]["name"] == "mlserver-1.x"]
     assert "InstanceDeleted" in reasons and reasons.count("InstanceReady") == 2
+
+
+def test_objects_in_any_namespace_and_a_deleted_namespace_deletes_them(env: dict[str, str]) -> None:
+    kubectl(env, "apply", "-n", "team-a", "-f", str(ROOT / "sample_models" / "sklearn-mnist-svm.yaml"))
+
+    rows = [line.split()[:2] for line in kubectl(env, "get", "isvc", "-A").stdout.splitlines()[1:]]
+    assert rows == [["modelmesh-serving", ISVC], ["team-a", ISVC]]
+
+    deleted = kubectl(env, "delete", "namespace", "team-a", "--wait=false")
+    assert 'namespace "team-a" deleted' in deleted.stdout
+    rows = [line.split()[:2] for line in kubectl(env, "get", "isvc", "-A").stdout.splitlines()[1:]]
+    assert rows == [["modelmesh-serving", ISVC]]

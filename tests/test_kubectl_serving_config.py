@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
-from .test_cli_e2e import Served, serve_process
+from .test_cli_e2e import BIN, Served, serve_process
 from .test_kubectl import kubectl
 
 pytestmark = [pytest.mark.integration,
@@ -67,6 +68,9 @@ def test_pods_per_runtime_two_gives_two_instances(env: dict[str, str], tmp_path:
     assert len(until_pods(env, 2)) == 2
     table = kubectl(env, "get", "configmaps").stdout.split()
     assert table[:3] == ["NAME", "DATA", "AGE"] and table[3:5] == ["model-serving-config", "1"]
+    status = subprocess.run([str(BIN / "modelmesh-emulator"), "status"], capture_output=True, text=True, env=env,
+                            timeout=60, check=True).stdout
+    assert "configmap/model-serving-config: pods_per_runtime=2, scale_to_zero_enabled=False, " in status
 
 
 def test_scale_to_zero_disabled_keeps_the_instances(env: dict[str, str], tmp_path: Path) -> None:

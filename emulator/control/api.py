@@ -186,6 +186,17 @@ def _add_discovery(app: FastAPI, context: ApiContext) -> None:
     async def namespace(request: Request) -> Response:
         return _json(_namespace_body(request.path_params["name"]))
 
+    async def delete_namespace(request: Request) -> Response:
+        """Deletes every object in the namespace, as the namespace controller does; the name stays usable (every
+        namespace exists in the emulator), so kubectl should not wait for it to disappear (`--wait=false`)."""
+        name = request.path_params["name"]
+        for resource in RESOURCES:
+            if resource.namespaced:
+                for obj in context.registry.list(resource.kind, name):
+                    log.info("%s (namespace %s deleted)", context.manifests.delete(obj.kind, obj.metadata.name,
+                                                                                   name).line(), name)
+        return _json(_namespace_body(name) | {"status": {"phase": "Terminating"}})
+
     async def namespaces(request: Request) -> Response:
         registry = context.registry
         names = {context.settings.namespace} | {
@@ -194,6 +205,7 @@ def _add_discovery(app: FastAPI, context: ApiContext) -> None:
         return _json({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": ""},
                       "items": [_namespace_body(name) for name in sorted(names)]})
 
+    app.add_api_route("/api/v1/namespaces/{name}", delete_namespace, methods=["DELETE"])
     for path, handler in (("/version", version), ("/api", api), ("/apis", apis), ("/api/{version}", group_version),
                           ("/apis/{group}", group), ("/apis/{group}/{version}", group_version),
                           ("/openapi/v3", openapi_index), ("/openapi/v3/{path:path}", openapi_document),

@@ -16,7 +16,7 @@ _PREFERRED = {"serving.kserve.io": "v1beta1"}
 _CORE_EXTRA = (
     # Namespaces are listed so kubectl can resolve `-n`/`namespace` names; events so `describe` finds none.
     {"name": "namespaces", "singularName": "namespace", "namespaced": False, "kind": "Namespace",
-     "verbs": ["get", "list"], "shortNames": ["ns"]},
+     "verbs": ["delete", "get", "list"], "shortNames": ["ns"]},
     {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event", "verbs": ["get", "list", "watch"],
      "shortNames": ["ev"]},
     # Runtime instances (emulator/control/pods.py).
