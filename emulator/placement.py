@@ -313,8 +313,8 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
                 location = registered.predictor.storage_location()
 
                 async def pull() -> PulledModel:
-                    return await self._puller.pull(model.model_id, resolve_storage(location, config),
-                                                   handle.instance.models_dir)
+                    return await self._pull_recorded(model, self._puller.pull(
+                        model.model_id, resolve_storage(location, config), handle.instance.models_dir))
 
                 if isinstance(handle.adapter, SpiRuntimeAdapter):
                     return await handle.adapter.load_request(LoadRequest(

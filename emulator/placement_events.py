@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from .events import EventRecorder
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from .registry import RegisteredModel, Registry
     from .runtime_pool import RuntimeHandle, RuntimePool
     from .spec import ServingRuntime
+    from .storage import PulledModel
 
 __all__ = ["PlacementEvents"]
 
@@ -49,6 +51,21 @@ class PlacementEvents:
         if skipped:
             message += f"; skipped: {'; '.join(skipped[:_MAX_SKIPPED])}"
         self._model_event(model, "RuntimeSelected", message)
+
+    async def _pull_recorded(self, model: ConcreteModel, pulling: Awaitable[PulledModel]) -> PulledModel:
+        """The puller's work, between a `Pulling` and a `Pulled` event (bytes, seconds)."""
+        predictor = model.model.predictor
+        location = predictor.storage_location() if predictor is not None else None
+        where = ""
+        if location is not None and location.path:  # the path and the key's name only: never credentials
+            where = f" from {location.path}" + (f" (storage key {location.storage_key})"
+                                                if location.storage_key else "")
+        self._model_event(model, "Pulling", f"pulling model {model.model_id}{where}")
+        started = time.perf_counter()
+        pulled = await pulling
+        self._model_event(model, "Pulled", f"pulled model {model.model_id}: {pulled.disk_size_bytes} bytes in "
+                          f"{time.perf_counter() - started:.1f}s")
+        return pulled
 
     def _loaded_event(self, model: ConcreteModel, handle: RuntimeHandle, size: int, seconds: float) -> None:
         cache = handle.cache

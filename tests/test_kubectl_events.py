@@ -68,6 +68,8 @@ def test_describe_shows_why_a_model_did_not_load(served: Served, env: dict[str, 
     assert failed.split()[0] == "Warning"
     assert "ModelLoadFailed: Failed to pull model from storage" in failed
     assert "sklearn/no-such-model.joblib" in failed
+    pulling = next(line for line in section.splitlines() if "Pulling" in line)
+    assert "from sklearn/no-such-model.joblib (storage key localMinIO)" in pulling
     selected = next(line for line in section.splitlines() if "RuntimeSelected" in line)
     assert "runtime small selected for mt:sklearn" in selected
 
@@ -91,6 +93,9 @@ def test_an_eviction_names_the_evicted_model_and_the_one_it_made_room_for(served
     assert {e["message"] for e in for_others} == {e["message"] for e in evicted}
     described = kubectl(env, "describe", "isvc", "svm-c").stdout.split("\nEvents:\n", 1)[1]
     assert "EvictedOther" in described and "Loaded" in described
+    pulled = events(env, "--field-selector", "reason=Pulled,involvedObject.name=svm-c")
+    assert pulled and all(e["message"].startswith("pulled model svm-c__isvc-") and " bytes in " in e["message"]
+                          for e in pulled)
 
 
 def test_repeated_events_are_counted_and_watch_streams_new_ones(served: Served, env: dict[str, str]) -> None:
