@@ -29,7 +29,7 @@ _CORE_EXTRA = (
 )
 _EVENTS_GROUP = "events.k8s.io"
 _EVENTS_V1 = {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
-              "verbs": ["get", "list", "watch"], "shortNames": ["ev"]}
+              "verbs": ["get", "list", "watch"]}  # no short name: `ev` is the core group's, as on a cluster
 
 
 def version_info(emulator_version: str) -> dict[str, str]:
