@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from .conftest import ROOT
-from .test_cli_e2e import Served, serve_process
+from .test_cli_e2e import BIN, Served, serve_process
 from .test_kubectl import kubectl
 
 pytestmark = [pytest.mark.integration,
@@ -74,6 +74,19 @@ def test_the_runtime_status_shows_its_instances_models_and_capacity(env: dict[st
     assert 0 < status["capacity"]["usedBytes"] <= status["capacity"]["totalBytes"]
     (instance,) = status["instances"]
     assert instance["pod"] == pod["metadata"]["name"] and instance["ready"] and instance["modelsLoaded"] == 1
+
+
+def test_describe_shows_the_files_the_adapter_wrote(env: dict[str, str]) -> None:
+    described = subprocess.run([str(BIN / "modelmesh-emulator"), "describe", "isvc", ISVC], capture_output=True,
+                               text=True, env=env, timeout=60, check=True).stdout
+
+    files = described.split("    Files in mlserver-1.x-", 1)[1]
+    assert "_mlserver_models/example-sklearn-mnist-svm__isvc-" in files
+    assert "/model-settings.json" in files and '"implementation": "mlserver_sklearn.SKLearnModel"' in files
+    assert "mnist-svm.joblib -> " in files  # the pulled file, linked, not copied
+    events = described.split("\nEvents:\n", 1)[1].splitlines()
+    assert events[0].split() == ["Type", "Reason", "Age", "From", "Message"]
+    assert any(line.split()[:2] == ["Normal", "Loaded"] and "modelmesh-emulator" in line for line in events)
 
 
 def test_logs_show_mlservers_log(env: dict[str, str]) -> None:

@@ -25,6 +25,7 @@ from ..kube.guard import UNAUTHENTICATED_PATHS
 from ..kube.resources import RESOURCES, Resource, resource_for
 from ..spec import Manifest
 from ..spec.kinds import MODEL_BY_KIND
+from .adapter_files import adapter_files
 from .configmap_api import CONFIGMAP_RESOURCE, CONFIGMAP_SCHEMAS, add_configmap_routes
 from .event_api import add_event_routes
 from .kube_api import KubeApi
@@ -95,7 +96,13 @@ class _EmulatorRoutes:
         if resource.kind not in _MODEL_KINDS:
             raise NotFoundError(f"{resource.plural} have no model placement")
         obj = self._sync.get(resource.kind, request.path_params["name"], request.path_params["namespace"])
-        return _json(model_placement(self._context, obj))
+        view = model_placement(self._context, obj)
+        dirs = {h.location: h.instance.models_dir for h in self._context.pool.handles()}
+        for model in (view["active"], view["target"]):
+            for copy in (model or {}).get("copies", []):
+                if copy["instance"] in dirs:
+                    copy["files"] = await asyncio.to_thread(adapter_files, dirs[copy["instance"]], model["modelId"])
+        return _json(view)
 
     async def runtimes(self, request: Request) -> Response:
         return _json({"kind": "RuntimeList", "apiVersion": "emulator/v1", "items": runtime_instances(self._context)})
