@@ -20,6 +20,7 @@ from .control.api import build_api_app
 from .control.manifests import ManifestSync
 from .control.render import track_changes
 from .errors import SpecError
+from .events import EventRecorder
 from .kube.guard import AccessGuard
 from .kube.kubeconfig import remove_kubeconfig, write_kubeconfig
 from .kube.objects import ObjectStamps
@@ -76,6 +77,8 @@ class Emulator:
         self.registry.subscribe(self.placement.on_registry_change)
         self.stamps = ObjectStamps()
         track_changes(self.registry, self.stamps)
+        self.events = EventRecorder(uid_of=self._uid_of)
+        self.pool.events = self.placement.events = self.events
         self.manifests = ManifestSync(self.registry, built_in_server_types=s.built_in_server_types,
                                       storage_secret_name=s.storage_secret_name,
                                       max_manifest_bytes=s.max_manifest_bytes)
@@ -155,6 +158,10 @@ class Emulator:
         await self.placement.shutdown()
         await self.pool.stop_all()
         await asyncio.to_thread(remove_run_dir, self.work_dir)
+
+    def _uid_of(self, kind: str, namespace: str | None, name: str) -> str | None:
+        stamp = self.stamps.stamp((kind, namespace, name))
+        return stamp.uid if stamp is not None else None
 
     @property
     def grpc_url(self) -> str:

@@ -17,11 +17,13 @@ from typing import Any
 
 from .adapters import LoadRequest, SpiRuntimeAdapter
 from .errors import LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
+from .events import EventRecorder
 from .instance_cache import UNIT_SIZE, units
 from .load_queue import LoadQueues, LoadTicket
 from .metrics import InstanceGauges, Metrics, ModelCounts
 from .model_state import ConcreteModel, LoadedCopy, ModelState
 from .placement_api import ApiModelRecord, ApiModels
+from .placement_events import PlacementEvents
 from .placement_failures import FailedLoads
 from .placement_runtime_changes import RuntimeChanges
 from .placement_scale_to_zero import ScaleToZero
@@ -57,7 +59,7 @@ def _gb(size_bytes: int) -> str:
     return f"{size_bytes / 1024**3:.3f}GiB"
 
 
-class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZero, ApiModels):
+class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZero, ApiModels, PlacementEvents):
     def __init__(self, registry: Registry, pool: RuntimePool, puller: Puller, settings: Settings,
                  metrics: Metrics | None = None):
         self._registry = registry
@@ -79,6 +81,7 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
         self._unloading: dict[tuple[str, str], asyncio.Future[None]] = {}
         """Unloads in progress by (instance, model id): a load of that id there waits for them, as in ModelMesh."""
         self._metrics.observe_state(self._model_counts, self._instance_gauges)
+        self.events = EventRecorder()
 
     # -- desired state -------------------------------------------------------------------------------
 
@@ -226,7 +229,9 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
             registered = model.model
             if registered.spec_error is not None:
                 raise ModelLoadError(registered.spec_error, reason="InvalidPredictorSpec")
-            runtime = self._choose_runtime(self._registry.runtimes_for(registered))
+            candidates = self._registry.runtimes_for(registered)
+            runtime = self._choose_runtime(candidates)
+            self._runtime_selected_event(model, runtime, candidates)
             handles = await self._pool.acquire(runtime)
             last_used = time.time() if requested else model.last_used
             handle = self._choose_instance(model, handles, requested=requested, last_used=last_used)
@@ -260,7 +265,7 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
                                  f"effective capacity of {_gb(cache.capacity_bytes)}")
         copy = LoadedCopy(model, handle)
         model.copies[handle.location] = copy
-        await self._evict(handle, cache.insert(model_id, units(predicted), last_used))
+        await self._evict(handle, cache.insert(model_id, units(predicted), last_used), model)
         queued = time.perf_counter()
         try:
             await self._after_unload(handle, model_id)
@@ -268,13 +273,14 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
             async with self._load_queues.of(handle).slot(ticket):
                 self._metrics.loading_queue_delay.observe((time.perf_counter() - queued) * 1000)
                 started = time.perf_counter()
+                self._model_event(model, "Loading", f"loading model {model_id} on instance {handle.location}")
                 size = await self._pull_and_load(model, handle)
                 self._metrics.load.observe((time.perf_counter() - started) * 1000)
             if not cache.fits(units(size)):
                 raise ModelLoadError(f"Size of {_gb(size)} for model {model_id} is larger than total effective "
                                      f"capacity of {_gb(cache.capacity_bytes)}")
             evicted = cache.resize(model_id, units(size))
-            await self._evict(handle, [evicted_id for evicted_id in evicted if evicted_id != model_id])
+            await self._evict(handle, [evicted_id for evicted_id in evicted if evicted_id != model_id], model)
         except BaseException:
             if model.copies.get(handle.location) is copy:
                 del model.copies[handle.location]
@@ -293,6 +299,7 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
         self._metrics.loaded_model_size.observe(size)
         log.info("model %s loaded on %s (%d bytes; instance %d/%d bytes used)", model_id, handle.location, size,
                  cache.used_bytes, cache.capacity_bytes)
+        self._loaded_event(model, handle, size, time.perf_counter() - started)
         return copy
 
     async def _pull_and_load(self, model: ConcreteModel, handle: RuntimeHandle) -> int:
@@ -306,8 +313,8 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
                 location = registered.predictor.storage_location()
 
                 async def pull() -> PulledModel:
-                    return await self._puller.pull(model.model_id, resolve_storage(location, config),
-                                                   handle.instance.models_dir)
+                    return await self._pull_recorded(model, self._puller.pull(
+                        model.model_id, resolve_storage(location, config), handle.instance.models_dir))
 
                 if isinstance(handle.adapter, SpiRuntimeAdapter):
                     return await handle.adapter.load_request(LoadRequest(
@@ -336,7 +343,7 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
                 f"Predicted size of {_gb(predicted)} for model {model.model_id} is larger than total effective "
                 f"capacity of {_gb(handle.cache.capacity_bytes)}"
             )
-        await self._evict(handle, handle.cache.resize(model.model_id, units(predicted), loading=True))
+        await self._evict(handle, handle.cache.resize(model.model_id, units(predicted), loading=True), model)
 
     def _choose_runtime(self, candidates: list[ServingRuntime]) -> ServingRuntime:
         running = {runtime_key(handle.runtime) for handle in self._pool.handles()}
@@ -364,6 +371,7 @@ class Placement(FailedLoads, Unloading, SecondCopies, RuntimeChanges, ScaleToZer
             if churn_age > 0 and handle.cache.is_full() and oldest is not None and now - oldest < churn_age:
                 log.warning("rejecting load of %s in instance %s: oldest loaded model is too recent (%.1fs)",
                             model.model_id, handle.location, now - oldest)
+                self._churn_event(model, handle, now - oldest, churn_age)
                 continue
             return handle
         if requested and candidates:

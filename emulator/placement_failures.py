@@ -52,6 +52,7 @@ class FailedLoads:
         model.failure = FailureInfo(reason=reason, message=message, model_id=model.model_id, location=location)
         model.state, model.failed_at = ModelState.FAILED_TO_LOAD, time.monotonic()
         log.warning("model %s failed to load (%s): %s", model.model_id, reason, message)
+        self._model_event(model, "FailedToLoad", f"{reason}: {message}", warning=True)
         self._start_janitor()
 
     def _refuse_failed(self, model: ConcreteModel) -> ModelLoadError:

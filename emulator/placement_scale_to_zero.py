@@ -35,6 +35,10 @@ class ScaleToZero:
                 if task is not None:
                     task.cancel()
 
+    def settings_changed(self) -> None:
+        """scaleToZero was switched or its grace period changed (the model-serving-config ConfigMap)."""
+        self._review_scale_to_zero()
+
     def _review_scale_to_zero(self) -> None:
         if not self._settings.scale_to_zero_enabled:
             return
@@ -52,9 +56,11 @@ class ScaleToZero:
     async def _scale_down_later(self, runtime: ServingRuntime, key: str) -> None:
         try:
             await asyncio.sleep(self._settings.scale_to_zero_grace_s)
-            if key in self._runtimes_in_use():
+            if key in self._runtimes_in_use() or not self._settings.scale_to_zero_enabled:
                 return
             log.info("scaling runtime %s to zero: no InferenceService uses it", runtime.metadata.name)
+            self.events.record(runtime.kind, runtime.metadata.namespace, runtime.metadata.name, "ScaledToZero",
+                               f"no InferenceService uses runtime {runtime.metadata.name}: its instances stop")
             for handle in self._pool.running(runtime):
                 for model in self._models.values():
                     copy = model.copies.get(handle.location)

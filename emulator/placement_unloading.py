@@ -38,8 +38,9 @@ class Unloading:
         if unloading is not None:
             await asyncio.wait({unloading})
 
-    async def _evict(self, handle: RuntimeHandle, model_ids: list[str]) -> None:
-        """Unload models the cache evicted, before the load that needed their space goes on."""
+    async def _evict(self, handle: RuntimeHandle, model_ids: list[str], for_model: ConcreteModel | None = None
+                     ) -> None:
+        """Unload models the cache evicted, before the load that needed their space (`for_model`'s) goes on."""
         now = time.time()
         for model_id in model_ids:
             model = self._models.get(model_id)
@@ -50,6 +51,7 @@ class Unloading:
                 self._metrics.age_at_eviction.observe((now - model.last_used) * 1000)
                 log.info("evicted model %s from %s, last used %.1fs ago", model_id, handle.location,
                          now - model.last_used)
+                self._evicted_events(handle, model_id, model.last_used, for_model)
             await self._unload_copy(handle, model_id)
 
     def _forget_copy(self, copy: LoadedCopy) -> None:

@@ -21,6 +21,7 @@ import grpc
 from .adapters import SPI_ADAPTER, AdapterFactory, RuntimeAdapter, RuntimeStatus
 from .adapters.runtime_env import adapter_env
 from .errors import RuntimeStartError, UnsupportedError
+from .events import EventRecorder
 from .instance_cache import InstanceCache
 from .launchers import Launcher, RuntimeInstance
 from .launchers.process import SOURCE_ANNOTATION
@@ -66,6 +67,8 @@ class RuntimeHandle:
     load_slots: asyncio.Semaphore = field(init=False)
     cache: InstanceCache = field(init=False)
     started_at: float = field(default_factory=time.time)
+    restarts: int = 0
+    """How often the instance's slot started a new one after an exit or a restart (a Pod's restartCount)."""
 
     def __post_init__(self) -> None:
         self.load_slots = asyncio.Semaphore(self.status.max_loading_concurrency)
@@ -87,6 +90,7 @@ class _Slot:
     starting: asyncio.Task[RuntimeHandle] | None = None
     failures: int = 0
     next_start: float = 0.0
+    restarts: int = 0
 
 
 @dataclass(eq=False)
@@ -106,9 +110,11 @@ class RuntimePool:
         self._launcher = launcher
         self._adapters = adapters
         self._work_dir = work_dir
-        self._default_replicas = default_replicas
+        self.default_replicas = default_replicas
+        """Instances per runtime without `replicas` (podsPerRuntime); the model-serving-config ConfigMap changes it."""
         self._slots: dict[str, list[_Slot]] = {}
         self._templates: dict[str, dict[str, object]] = {}
+        self.events = EventRecorder()
         self._retiring: dict[str, list[_Slot]] = {}
         """Instances of an older template, serving until `finish_rollout`."""
         self._detached: set[Detached] = set()
@@ -123,7 +129,7 @@ class RuntimePool:
                 if slot.handle is not None and slot.handle.instance.is_running()]
 
     def replicas(self, runtime: ServingRuntime) -> int:
-        return runtime.spec.replicas or self._default_replicas
+        return runtime.spec.replicas or self.default_replicas
 
     async def acquire(self, runtime: ServingRuntime) -> list[RuntimeHandle]:
         """All running instances of `runtime`, starting (or restarting) any that are missing."""
@@ -203,7 +209,10 @@ class RuntimePool:
         if slot.handle is not None:
             log.warning("runtime %s instance %s exited; starting a new one", runtime.metadata.name,
                         slot.handle.location)
+            self._runtime_event(runtime, "InstanceExited", f"runtime instance {slot.handle.location} exited; starting "
+                                "a new one", warning=True)
             dead, slot.handle = slot.handle, None
+            slot.restarts += 1
             await _close(dead)
         if slot.starting is None:
             slot.starting = asyncio.create_task(self._start_with_backoff(runtime, slot))
@@ -222,8 +231,20 @@ class RuntimePool:
             raise
         finally:
             slot.starting = None
-        slot.handle, slot.failures = handle, 0
+        slot.handle, slot.failures, handle.restarts = handle, 0, slot.restarts
         return handle
+
+    async def restart(self, handle: RuntimeHandle) -> RuntimeHandle:
+        """Stop the instance and start its replacement in the same slot (`kubectl delete pod`)."""
+        slot = next((slot for slots in self._slots.values() for slot in slots if slot.handle is handle), None)
+        if slot is None:
+            raise RuntimeStartError(f"runtime instance {handle.location} is no longer part of the pool")
+        slot.handle = None
+        slot.restarts = 0  # a new Pod, as the ReplicaSet makes one
+        self._runtime_event(handle.runtime, "InstanceDeleted", f"runtime instance {handle.location} deleted; "
+                            "starting a new one")
+        await _close(handle)
+        return await self._ensure(handle.runtime, slot)
 
     async def _start(self, runtime: ServingRuntime) -> RuntimeHandle:
         # No builtInAdapter: the runtime's own container speaks mmesh.ModelRuntime.
@@ -239,6 +260,8 @@ class RuntimePool:
         instance_id = f"{runtime.metadata.name}-{secrets.token_hex(4)}"
         log.info("starting runtime %s instance %s (%s launcher)", runtime.metadata.name, instance_id,
                  self._launcher.name)
+        self._runtime_event(runtime, "InstanceStarting", f"starting runtime instance {instance_id} "
+                            f"({self._launcher.name} launcher)")
         instance = await self._launcher.start(runtime, instance_id, self._work_dir / instance_id)
         adapter: RuntimeAdapter | None = None
         try:
@@ -250,6 +273,10 @@ class RuntimePool:
                 with contextlib.suppress(Exception):
                     await adapter.close()
             await _stop_surely(instance)
+            if not isinstance(exc, asyncio.CancelledError):
+                self._runtime_event(runtime, "InstanceFailed", f"runtime instance {instance_id} did not start: "
+                                    f"{exc.details() if isinstance(exc, grpc.aio.AioRpcError) else exc}",
+                                    warning=True)
             if isinstance(exc, grpc.aio.AioRpcError):
                 raise RuntimeStartError(
                     f"runtime {runtime.metadata.name!r} instance {instance_id}: {exc.details()}"
@@ -263,7 +290,13 @@ class RuntimePool:
         handle = RuntimeHandle(runtime, instance, adapter, status, channel)
         log.info("runtime %s instance %s ready: capacity %d bytes, version %s", runtime.metadata.name,
                  instance_id, status.capacity_bytes, status.runtime_version)
+        self._runtime_event(runtime, "InstanceReady", f"runtime instance {instance_id} ready: capacity "
+                            f"{status.capacity_bytes} bytes, runtime version {status.runtime_version}")
         return handle
+
+    def _runtime_event(self, runtime: ServingRuntime, reason: str, message: str, *, warning: bool = False) -> None:
+        self.events.record(runtime.kind, runtime.metadata.namespace, runtime.metadata.name, reason, message,
+                           warning=warning)
 
     @staticmethod
     async def _stop_slot(slot: _Slot) -> None:

@@ -25,10 +25,14 @@ from ..kube.guard import UNAUTHENTICATED_PATHS
 from ..kube.resources import RESOURCES, Resource, resource_for
 from ..spec import Manifest
 from ..spec.kinds import MODEL_BY_KIND
+from .adapter_files import adapter_files
+from .configmap_api import CONFIGMAP_RESOURCE, CONFIGMAP_SCHEMAS, add_configmap_routes
+from .event_api import add_event_routes
 from .kube_api import KubeApi
 from .kube_status import NotFoundError, failure, failure_for
 from .manifests import Outcome
 from .modelmesh_view import modelmesh_registrations
+from .pods import add_pod_routes
 from .render import explain_redacted
 from .views import model_placement, runtime_instances
 
@@ -92,7 +96,13 @@ class _EmulatorRoutes:
         if resource.kind not in _MODEL_KINDS:
             raise NotFoundError(f"{resource.plural} have no model placement")
         obj = self._sync.get(resource.kind, request.path_params["name"], request.path_params["namespace"])
-        return _json(model_placement(self._context, obj))
+        view = model_placement(self._context, obj)
+        dirs = {h.location: h.instance.models_dir for h in self._context.pool.handles()}
+        for model in (view["active"], view["target"]):
+            for copy in (model or {}).get("copies", []):
+                if copy["instance"] in dirs:
+                    copy["files"] = await asyncio.to_thread(adapter_files, dirs[copy["instance"]], model["modelId"])
+        return _json(view)
 
     async def runtimes(self, request: Request) -> Response:
         return _json({"kind": "RuntimeList", "apiVersion": "emulator/v1", "items": runtime_instances(self._context)})
@@ -171,17 +181,28 @@ def _add_discovery(app: FastAPI, context: ApiContext) -> None:
         members = openapi.group_version_resources(RESOURCES, path)
         if not members:
             raise NotFoundError("the server could not find the requested resource")
-        return _json(_cached(path, lambda: openapi.openapi_v3_document(members, _model_of)))
+        document = _cached(path, lambda: openapi.openapi_v3_document(members, _model_of))
+        if path == "api/v1":
+            document["components"]["schemas"] |= CONFIGMAP_SCHEMAS
+            document["paths"] |= openapi.resource_paths(CONFIGMAP_RESOURCE)
+        return _json(document)
 
     async def openapi_v2(_: Request) -> Response:
         return _json(_cached("v2", lambda: openapi.openapi_v2(RESOURCES, _model_of)))
 
-    async def no_events(request: Request) -> Response:
-        # The emulator records no Events yet (kubectl describe lists them; an empty list is what it expects).
-        return _json({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": ""}, "items": []})
-
     async def namespace(request: Request) -> Response:
         return _json(_namespace_body(request.path_params["name"]))
+
+    async def delete_namespace(request: Request) -> Response:
+        """Deletes every object in the namespace, as the namespace controller does; the name stays usable (every
+        namespace exists in the emulator), so kubectl should not wait for it to disappear (`--wait=false`)."""
+        name = request.path_params["name"]
+        for resource in RESOURCES:
+            if resource.namespaced:
+                for obj in context.registry.list(resource.kind, name):
+                    log.info("%s (namespace %s deleted)", context.manifests.delete(obj.kind, obj.metadata.name,
+                                                                                   name).line(), name)
+        return _json(_namespace_body(name) | {"status": {"phase": "Terminating"}})
 
     async def namespaces(request: Request) -> Response:
         registry = context.registry
@@ -191,11 +212,11 @@ def _add_discovery(app: FastAPI, context: ApiContext) -> None:
         return _json({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": ""},
                       "items": [_namespace_body(name) for name in sorted(names)]})
 
+    app.add_api_route("/api/v1/namespaces/{name}", delete_namespace, methods=["DELETE"])
     for path, handler in (("/version", version), ("/api", api), ("/apis", apis), ("/api/{version}", group_version),
                           ("/apis/{group}", group), ("/apis/{group}/{version}", group_version),
                           ("/openapi/v3", openapi_index), ("/openapi/v3/{path:path}", openapi_document),
-                          ("/openapi/v2", openapi_v2), ("/api/v1/events", no_events),
-                          ("/api/v1/namespaces/{ns}/events", no_events), ("/api/v1/namespaces/{name}", namespace),
+                          ("/openapi/v2", openapi_v2), ("/api/v1/namespaces/{name}", namespace),
                           ("/api/v1/namespaces", namespaces)):
         app.add_api_route(path, handler, methods=["GET"])
 
@@ -211,6 +232,9 @@ def build_api_app(context: ApiContext, stopping: asyncio.Event) -> FastAPI:
     for resource in RESOURCES:
         kube.add_routes(app, resource)
     _add_discovery(app, context)
+    add_event_routes(app, context.events, stopping)
+    add_pod_routes(app, context, stopping)
+    serving_config = add_configmap_routes(app, context)
     for probe in UNAUTHENTICATED_PATHS:
         app.add_api_route(probe, _ok, methods=["GET"])
     routes = _EmulatorRoutes(context)
@@ -222,6 +246,11 @@ def build_api_app(context: ApiContext, stopping: asyncio.Event) -> FastAPI:
     app.add_api_route("/emulator/v1/runtimes", routes.runtimes, methods=["GET"])
     app.add_api_route("/emulator/v1/modelmesh", routes.modelmesh, methods=["GET"])
     app.add_api_route("/emulator/v1/runtimes/{name}/logs", routes.logs, methods=["GET"])
+
+    async def serving_config_report(_: Request) -> Response:
+        return _json(serving_config.report())
+
+    app.add_api_route("/emulator/v1/servingconfig", serving_config_report, methods=["GET"])
 
     @app.exception_handler(EmulatorError)
     async def emulator_error(_: Request, exc: EmulatorError) -> Response:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..kube.objects import ObjectKey, ObjectStamps
 
 if TYPE_CHECKING:
+    from ..events import EventRecorder
     from ..placement import Placement
     from ..registry import Registry
     from ..runtime_pool import RuntimePool
@@ -24,6 +25,7 @@ class ApiContext(Protocol):
     pool: RuntimePool
     manifests: ManifestSync
     stamps: ObjectStamps
+    events: EventRecorder
 
     @property
     def grpc_url(self) -> str: ...

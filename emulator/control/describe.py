@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from .printer import columns, human_bytes
+from .tables import human_duration
 
 __all__ = ["describe"]
 
@@ -67,6 +69,21 @@ def _model(label: str, model: dict[str, Any] | None) -> list[str]:
         lines += ["    " + line for line in columns(["INSTANCE", "RUNTIME", "STATE", "SIZE"], rows).splitlines()]
     else:
         lines.append("    Instances:  <none>")
+    for copy in model["copies"]:
+        lines += _files(copy)
+    return lines
+
+
+def _files(copy: dict[str, Any]) -> list[str]:
+    """What the adapter wrote for the copy in its instance (the emulator's view into the runtime's model dir)."""
+    if not copy.get("files"):
+        return []
+    lines = [f"    Files in {copy['instance']}:"]
+    for entry in copy["files"]:
+        detail = f" -> {entry['linkTo']}" if "linkTo" in entry else f"  ({human_bytes(entry.get('sizeBytes', 0))})"
+        lines.append(f"      {entry['path']}{detail}")
+        if "content" in entry:
+            lines += [f"        {line}" for line in entry["content"].rstrip().splitlines()]
     return lines
 
 
@@ -77,7 +94,26 @@ def _placement(placement: dict[str, Any]) -> list[str]:
     return lines + _model("Active Model", placement.get("active")) + _model("Target Model", placement.get("target"))
 
 
-def describe(obj: dict[str, Any], placement: dict[str, Any] | None = None) -> str:
+def _events(events: list[dict[str, Any]]) -> list[str]:
+    """kubectl describe's Events table: type, reason, age (`x3 over 5m` for repeats), source, message."""
+    now = datetime.now(UTC)
+
+    def age(stamp: str) -> str:
+        return human_duration((now - datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC))
+                              .total_seconds())
+
+    headers = ["Type", "Reason", "Age", "From", "Message"]
+    rows = [["-" * len(header) for header in headers]]
+    for event in sorted(events, key=lambda e: e["lastTimestamp"]):
+        when = age(event["lastTimestamp"])
+        if event.get("count", 1) > 1:
+            when += f" (x{event['count']} over {age(event['firstTimestamp'])})"
+        rows.append([event["type"], event["reason"], when, event["source"]["component"], event["message"]])
+    return ["  " + line for line in columns(headers, rows).splitlines()]
+
+
+def describe(obj: dict[str, Any], placement: dict[str, Any] | None = None,
+             events: list[dict[str, Any]] | None = None) -> str:
     meta = obj["metadata"]
     head = [("Name", meta["name"])]
     if meta.get("namespace"):
@@ -95,5 +131,8 @@ def describe(obj: dict[str, Any], placement: dict[str, Any] | None = None) -> st
     lines += _block({"metadata": extra_meta, **rest} if extra_meta else rest, 0)
     if placement is not None:
         lines += _placement(placement)
-    lines.append("Events:".ljust(width) + "<none>")
+    if events:
+        lines += ["Events:", *_events(events)]
+    else:
+        lines.append("Events:".ljust(width) + "<none>")
     return "\n".join(lines)

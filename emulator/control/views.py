@@ -14,6 +14,7 @@ from ..placement import VModel
 from ..runtime_pool import RuntimeHandle, runtime_key
 from ..spec import InferenceService, Manifest, Predictor, ServingRuntime
 from ..status import inference_service_status
+from .runtime_status import runtime_status
 
 if TYPE_CHECKING:
     from .context import ApiContext
@@ -63,12 +64,14 @@ def predictor_status(isvc_status: dict[str, Any], *, grpc_url: str, rest_url: st
 
 
 def object_status(context: ApiContext, obj: Manifest) -> dict[str, Any] | None:
-    """The `status` the API returns with an object; None for kinds that have none (runtimes, Secrets)."""
+    """The `status` the API returns with an object; None for kinds that have none (Secrets)."""
     if isinstance(obj, InferenceService):
         return _isvc_status(context, vmodel_of(context, obj))
     if isinstance(obj, Predictor):
         return predictor_status(_isvc_status(context, vmodel_of(context, obj)), grpc_url=context.grpc_url,
                                 rest_url=context.rest_url)
+    if isinstance(obj, ServingRuntime):
+        return runtime_status(context, obj)
     return None
 
 

@@ -16,10 +16,20 @@ _PREFERRED = {"serving.kserve.io": "v1beta1"}
 _CORE_EXTRA = (
     # Namespaces are listed so kubectl can resolve `-n`/`namespace` names; events so `describe` finds none.
     {"name": "namespaces", "singularName": "namespace", "namespaced": False, "kind": "Namespace",
-     "verbs": ["get", "list"], "shortNames": ["ns"]},
-    {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event", "verbs": ["list"],
+     "verbs": ["delete", "get", "list"], "shortNames": ["ns"]},
+    {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event", "verbs": ["get", "list", "watch"],
      "shortNames": ["ev"]},
+    # Runtime instances (emulator/control/pods.py).
+    {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "verbs": ["delete", "get", "list"],
+     "shortNames": ["po"], "categories": ["all"]},
+    {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]},
+    # The model-serving-config ConfigMap only (emulator/control/configmap_api.py).
+    {"name": "configmaps", "singularName": "configmap", "namespaced": True, "kind": "ConfigMap",
+     "verbs": ["create", "delete", "get", "list", "patch", "update"], "shortNames": ["cm"]},
 )
+_EVENTS_GROUP = "events.k8s.io"
+_EVENTS_V1 = {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
+              "verbs": ["get", "list", "watch"]}  # no short name: `ev` is the core group's, as on a cluster
 
 
 def version_info(emulator_version: str) -> dict[str, str]:
@@ -30,6 +40,8 @@ def version_info(emulator_version: str) -> dict[str, str]:
 
 
 def group_versions(group: str) -> list[str]:
+    if group == _EVENTS_GROUP:
+        return ["v1"]
     versions = sorted({r.version for r in RESOURCES if r.group == group})
     preferred = _PREFERRED.get(group)
     return sorted(versions, key=lambda v: v != preferred)
@@ -47,7 +59,7 @@ def api_group(group: str) -> dict[str, Any]:
 
 
 def api_group_list() -> dict[str, Any]:
-    groups = sorted({r.group for r in RESOURCES if r.group})
+    groups = sorted({r.group for r in RESOURCES if r.group} | {_EVENTS_GROUP})
     return {"kind": "APIGroupList", "apiVersion": "v1",
             "groups": [{key: value for key, value in api_group(g).items() if key not in ("kind", "apiVersion")}
                        for g in groups]}
@@ -69,6 +81,9 @@ def _entries(resource: Resource) -> list[dict[str, Any]]:
 
 def api_resource_list(group: str, version: str, resources: Sequence[Resource] = RESOURCES) -> dict[str, Any] | None:
     """`APIResourceList` of a group version; None when the emulator serves no such group version."""
+    if (group, version) == (_EVENTS_GROUP, "v1"):
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}",
+                "resources": [dict(_EVENTS_V1)]}
     chosen = [r for r in resources if r.group == group and r.version == version]
     if not chosen:
         return None

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 from .patch import APPLY, JSON_PATCH, MERGE, STRATEGIC
 from .resources import Resource
 
-__all__ = ["SchemaSource", "group_version_resources", "openapi_v2", "openapi_v3_document", "openapi_v3_index"]
+__all__ = ["SchemaSource", "group_version_resources", "openapi_v2", "openapi_v3_document", "openapi_v3_index",
+           "resource_paths"]
 
 SchemaSource = Callable[[Resource], type[BaseModel]]
 """The model of a resource's kind."""
@@ -89,6 +90,11 @@ def _parameters() -> list[dict[str, Any]]:
     return [{"name": name, "in": "query", "description": text, "schema": {"type": "boolean" if name == "force"
                                                                            else "string"}}
             for name, text in described.items()]
+
+
+def resource_paths(resource: Resource) -> dict[str, Any]:
+    """The OpenAPI paths of a resource served outside `RESOURCES` (kubectl reads fieldValidation support there)."""
+    return _paths(resource)
 
 
 def _paths(resource: Resource) -> dict[str, Any]:

@@ -48,20 +48,28 @@ def _label_requirement(text: str) -> Predicate:
     raise SelectorError(f'unable to parse requirement: "{text.strip()}"')
 
 
-def _field_requirement(text: str) -> Predicate:
+def _field_value(body: dict[str, Any], path: str) -> str:
+    value: Any = body
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def _field_requirement(text: str, known: tuple[str, ...]) -> Predicate:
     match = _COMPARE.match(text)
-    if match is None or match["key"] not in _FIELDS:
-        raise SelectorError(f'"{text.strip()}" is not a known field selector: only "metadata.name", '
-                            '"metadata.namespace"')
-    section, key = match["key"].split(".")
-    value, equal = match["value"], match["op"] != "!="
-    return lambda body: ((body.get(section) or {}).get(key) == value) == equal
+    if match is None or match["key"] not in known:
+        raise SelectorError(f'"{text.strip()}" is not a known field selector: only '
+                            + ", ".join(f'"{name}"' for name in known))
+    path, value, equal = match["key"], match["value"], match["op"] != "!="
+    return lambda body: (_field_value(body, path) == value) == equal
 
 
-def matcher(label_selector: str | None, field_selector: str | None) -> Predicate:
-    """A predicate on an object body; SelectorError (a 400) for a selector it cannot parse."""
+def matcher(label_selector: str | None, field_selector: str | None, known_fields: tuple[str, ...] = _FIELDS
+            ) -> Predicate:
+    """A predicate on an object body; SelectorError (a 400) for a selector it cannot parse. `known_fields`: the
+    dotted paths the kind's fieldSelector accepts (metadata.name and metadata.namespace for most kinds)."""
     labels = [_label_requirement(part) for part in _split(label_selector or "")]
-    fields = [_field_requirement(part) for part in _split(field_selector or "")]
+    fields = [_field_requirement(part, known_fields) for part in _split(field_selector or "")]
 
     def matches(body: dict[str, Any]) -> bool:
         own = (body.get("metadata") or {}).get("labels") or {}

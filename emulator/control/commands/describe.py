@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
             placement = None
             if resource.kind in _MODEL_KINDS:
                 placement = api.json("GET", f"/emulator/v1/namespaces/{namespace}/{resource.plural}/{name}/placement")
-            texts.append(describe(obj, placement))
+            selector = f"involvedObject.kind={resource.kind},involvedObject.name={name}"
+            events = api.json("GET", f"/api/v1/namespaces/{namespace or 'default'}/events",
+                              params={"fieldSelector": selector})["items"]
+            texts.append(describe(obj, placement, events))
     print("\n\n".join(texts))
     return 0

@@ -55,8 +55,12 @@ def run(args: argparse.Namespace) -> int:
         info = api.info()
         runtimes = api.json("GET", "/emulator/v1/runtimes")["items"]
         registered = api.json("GET", "/emulator/v1/modelmesh")
+        serving_config = api.json("GET", "/emulator/v1/servingconfig")
     print(f"modelmesh-emulator {info['version']}  gRPC {info['grpcUrl']}  REST {info['restUrl'] or '(disabled)'}  "
           f"API {info['apiUrl']}  launcher {info['launcher']}")
+    if serving_config["present"]:
+        changed = ", ".join(f"{name}={value}" for name, value in serving_config["settings"].items())
+        print(f"configmap/model-serving-config: {changed or 'no setting changed'}")
     if not runtimes:
         print("No runtimes applied.")
         return 0
