@@ -18,6 +18,7 @@ import yaml
 
 from .errors import SpecError
 from .settings import Settings
+from .spec.bounded_yaml import yaml_documents
 
 __all__ = ["CONFIGMAP_NAME", "CONFIG_KEY", "ServingConfig", "parse_serving_config"]
 
@@ -58,12 +59,16 @@ _AT_START = {
     "metrics::enabled": "MMEMU_METRICS_ENABLED", "metrics::port": "MMEMU_METRICS_PORT",
     "inferenceserviceport": "MMEMU_GRPC_PORT", "storagesecretname": "MMEMU_STORAGE_SECRET_NAME",
     "allowanypvc": "MMEMU_ALLOW_ANY_PVC",
+    "tls::secretname":
+        "MMEMU_TLS_CERT_FILE, MMEMU_TLS_KEY_FILE and MMEMU_TLS_CA_FILE (the Secret's files; docs/tls.md)",
+    "tls::clientauth": "MMEMU_TLS_CLIENT_AUTH", "restproxy::skipverify": "MMEMU_REST_PROXY_SKIP_VERIFY",
+    "payloadprocessors": "MMEMU_PAYLOAD_PROCESSORS",
 }
 _NO_EFFECT = ("inferenceservicename", "headlessservice", "modelmeshimage", "modelmeshresources", "restproxy::image",
-              "restproxy::resources", "restproxy::skipverify", "storagehelperimage", "storagehelperresources",
+              "restproxy::resources", "storagehelperimage", "storagehelperresources",
               "serviceaccountname", "imagepullsecrets", "runtimepodlabels", "runtimepodannotations",
               "modelmeshendpoint", "etcdsecretname", "metrics::scheme", "metrics::disableprometheusoperatorsupport",
-              "enableaccesslogging", "tls", "payloadprocessors")
+              "enableaccesslogging")
 
 
 @dataclass
@@ -95,10 +100,13 @@ def parse_serving_config(text: str, explicit: set[str] = frozenset()) -> Serving
     source = f"ConfigMap {CONFIGMAP_NAME}, key {CONFIG_KEY}"
     if len(text.encode()) > _MAX_BYTES:
         raise SpecError(f"{source}: larger than {_MAX_BYTES} bytes")
-    try:
-        raw = yaml.safe_load(text) or {}
+    try:  # the manifests' bounded reader: no aliases, bounded nesting
+        documents = list(yaml_documents(text))
     except yaml.YAMLError as exc:
         raise SpecError(f"{source}: not YAML: {exc}") from None
+    if len(documents) > 1:
+        raise SpecError(f"{source}: expected one YAML document, found {len(documents)}")
+    raw = (documents[0] if documents else None) or {}
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: expected a mapping of settings")
     config = ServingConfig()

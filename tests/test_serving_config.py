@@ -52,3 +52,24 @@ def test_a_bad_value_names_the_key_and_the_cause(text: str, message: str) -> Non
     with pytest.raises(SpecError) as caught:
         parse_serving_config(text)
     assert "ConfigMap model-serving-config, key config.yaml" in str(caught.value) and message in str(caught.value)
+
+
+def test_tls_and_payload_processor_keys_name_the_settings_that_configure_them() -> None:
+    config = parse_serving_config("tls: {secretName: mm-tls, clientAuth: require}\nrestProxy: {skipVerify: true}\n"
+                                  "payloadProcessors: [http://127.0.0.1:9999/sink]\n")
+
+    assert config.settings == {}
+    assert config.warnings == [
+        "tls::secretName is fixed when the emulator starts: set MMEMU_TLS_CERT_FILE, MMEMU_TLS_KEY_FILE and "
+        "MMEMU_TLS_CA_FILE (the Secret's files; docs/tls.md) instead",
+        "tls::clientAuth is fixed when the emulator starts: set MMEMU_TLS_CLIENT_AUTH instead",
+        "restProxy::skipVerify is fixed when the emulator starts: set MMEMU_REST_PROXY_SKIP_VERIFY instead",
+        "payloadProcessors is fixed when the emulator starts: set MMEMU_PAYLOAD_PROCESSORS instead",
+    ]
+
+
+def test_config_yaml_with_an_alias_is_refused_as_manifests_are() -> None:
+    bomb = "a: &a {x: 1, y: 1}\nb: &b {p: *a, q: *a}\npodsPerRuntime: 1\n"
+
+    with pytest.raises(SpecError, match="YAML aliases are not allowed"):
+        parse_serving_config(bomb)
