@@ -65,7 +65,8 @@ class Emulator:
         s = self.settings
         self.work_dir = s.cache_dir / f"run-{os.getpid()}-{secrets.token_hex(3)}"
         self.registry = Registry(default_namespace=s.namespace, rest_proxy_enabled=s.rest_proxy_enabled,
-                                 storage_secret_name=s.storage_secret_name)
+                                 storage_secret_name=s.storage_secret_name,
+                                 built_in_server_types=s.built_in_server_types)
         self.metrics = Metrics()
         self.launcher = build_launcher(s)
         self.pool = RuntimePool(self.launcher, build_adapters(s), self.work_dir,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .errors import ModelLoadError, ModelNotFoundError, SpecError
-from .settings import Settings
 from .spec import (
+    BUILT_IN_SERVER_TYPES,
     DEFAULT_STORAGE_SECRET_NAME,
     InferenceService,
     InvalidPredictorSpecError,
@@ -177,7 +177,7 @@ class Registry:
         self.rest_proxy_enabled = rest_proxy_enabled
         self.storage_secret_name = storage_secret_name
         self.built_in_server_types = tuple(
-            built_in_server_types if built_in_server_types is not None else Settings().built_in_server_types
+            built_in_server_types if built_in_server_types is not None else BUILT_IN_SERVER_TYPES
         )
         self._objects: dict[str, dict[tuple[str | None, str], Manifest]] = {}
         self._models: dict[tuple[str, str, str], RegisteredModel] = {}  # (kind, namespace, name)

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .spec.runtime import BUILT_IN_SERVER_TYPES
+
 __all__ = ["Settings"]
 
 
@@ -104,7 +106,7 @@ class Settings(BaseSettings):
     """Event loop of `serve`: `auto` is uvloop when installed and gRPC's fork support is off
     (GRPC_ENABLE_FORK_SUPPORT=false), else the standard library's `asyncio` (docs/benchmarks.md)."""
 
-    built_in_server_types: list[str] = ["triton", "mlserver", "ovms", "torchserve"]
+    built_in_server_types: list[str] = list(BUILT_IN_SERVER_TYPES)
     """Accepted `builtInAdapter.serverType` values (`builtInServerTypes`)."""
 
     load_failure_expiry_s: float = Field(900.0, gt=0)

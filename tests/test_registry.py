@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.app import Emulator
 from emulator.errors import InvalidArgumentError, SpecError
 from emulator.registry import (
     ObjectNotFoundError,
@@ -14,6 +15,7 @@ from emulator.registry import (
     Registry,
     RuntimeSelectionError,
 )
+from emulator.settings import Settings
 from emulator.spec import (
     InferenceService,
     InvalidPredictorSpecError,
@@ -429,3 +431,26 @@ def test_a_thousand_isvcs_stay_cheap(registry: Registry):
     assert all(registry.runtimes_for(m)[0].name == "mlserver-1.x" for m in models)
     assert len({m.concrete_id for m in models}) == 1000
     assert time.perf_counter() - started < 5
+
+
+def _adapted_runtime(name: str, server_type: str) -> ServingRuntime:
+    (obj,) = load_text(f"""
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata: {{name: {name}}}
+spec:
+  supportedModelFormats: [{{name: sklearn}}]
+  multiModel: true
+  builtInAdapter: {{serverType: {server_type}}}
+  containers: [{{name: {server_type}, image: "img:1"}}]
+""", built_in_server_types=[server_type])
+    return obj
+
+
+def test_the_emulator_validates_runtimes_with_its_configured_built_in_server_types(tmp_path: Path):
+    emulator = Emulator(Settings(built_in_server_types=["mlserver", "custom"], launcher="process",
+                                 api_enabled=False, cache_dir=tmp_path))
+
+    assert emulator.registry.apply(_adapted_runtime("rt", "custom")).action == "created"
+    with pytest.raises(SpecError, match="unrecognized built-in runtime server type triton"):
+        emulator.registry.apply(_adapted_runtime("rt2", "triton"))

@@ -41,6 +41,7 @@ from .predictor import (
 )
 from .quantity import parse_quantity, to_bytes, to_millicores
 from .runtime import (
+    BUILT_IN_SERVER_TYPES,
     BuiltInAdapter,
     Container,
     ContainerPort,
@@ -57,6 +58,7 @@ from .serialize import serialize
 from .validation import DEFAULT_STORAGE_SECRET_NAME, validate_manifest, validate_serving_runtime
 
 __all__ = [
+    "BUILT_IN_SERVER_TYPES",
     "DEFAULT_MAX_MANIFEST_BYTES",
     "DEFAULT_STORAGE_SECRET_NAME",
     "DEPLOYMENT_MODE_ANNOTATION",

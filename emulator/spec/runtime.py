@@ -11,6 +11,7 @@ from .meta import KubeModel, TopLevelObject
 from .quantity import parse_quantity, to_bytes, to_millicores
 
 __all__ = [
+    "BUILT_IN_SERVER_TYPES",
     "BuiltInAdapter",
     "Container",
     "ContainerPort",
@@ -23,6 +24,9 @@ __all__ = [
     "SupportedModelFormat",
     "VolumeMount",
 ]
+
+BUILT_IN_SERVER_TYPES = ("triton", "mlserver", "ovms", "torchserve")
+"""ModelMesh Serving's default `builtInServerTypes` (model-serving-config)."""
 
 
 def _number_to_text(value: Any) -> Any:

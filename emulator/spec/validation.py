@@ -6,11 +6,10 @@ import re
 from collections.abc import Callable, Sequence
 
 from ..errors import SpecError
-from ..settings import Settings
 from .endpoint import parse_endpoint
 from .isvc import DEPLOYMENT_MODE_ANNOTATION, MODELMESH_DEPLOYMENT_MODE, InferenceService
 from .kinds import Manifest
-from .runtime import Container, ServingRuntime
+from .runtime import BUILT_IN_SERVER_TYPES, Container, ServingRuntime
 from .secret import StorageConfigSecret
 
 __all__ = ["DEFAULT_STORAGE_SECRET_NAME", "validate_manifest", "validate_serving_runtime"]
@@ -56,7 +55,7 @@ def validate_serving_runtime(
 ) -> None:
     """ModelMesh's `validateServingRuntimeSpec` plus the endpoint checks it makes when building the pod."""
     if built_in_server_types is None:
-        built_in_server_types = Settings().built_in_server_types
+        built_in_server_types = BUILT_IN_SERVER_TYPES
 
     def fail(cause: str, field: str) -> SpecError:
         return SpecError(cause, field=field, obj=runtime.display_name)
