@@ -132,13 +132,15 @@ async def test_other_files_in_a_watched_directory_cause_no_rescan(
     await started(caplog)
 
     log_file = tmp_path / "cache" / "runtime.log"
-    log_file.parent.mkdir()
+    log_file.parent.mkdir()  # a new folder is rescanned once: a manifest may already be in it
+    await asyncio.sleep(1.0)  # longer than the watcher's debounce
+    before_logs = len(rescans)
     for line in range(10):
         with log_file.open("a") as out:
             out.write(f"line {line}\n")
         await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)  # longer than the watcher's debounce
-    quiet = list(rescans)
+    await asyncio.sleep(1.0)
+    quiet = rescans[before_logs:]
     (tmp_path / "a.yaml").write_text(isvc("a"))
     await until(lambda: registry.get("isvc", "a") is not None, "the new manifest")
 

@@ -111,8 +111,11 @@ async def watch(files: WatchedFiles, stop: asyncio.Event) -> None:
 
 
 def _manifest_change(change: watchfiles.Change, path: str) -> bool:
-    """Changes that can alter what a directory applies: its YAML files, and removed folders that held some."""
-    return Path(path).suffix in MANIFEST_SUFFIXES or change == watchfiles.Change.deleted
+    """Changes that can alter what a directory applies: its YAML files, removed folders that held some, and new
+    folders (a file written into one before the watch reaches it sends no event of its own)."""
+    if Path(path).suffix in MANIFEST_SUFFIXES or change == watchfiles.Change.deleted:
+        return True
+    return change == watchfiles.Change.added and Path(path).is_dir()
 
 
 async def _watch(roots: list[Path], recursive: bool, only: Callable[[watchfiles.Change, str], bool],
