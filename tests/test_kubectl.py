@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from .conftest import ROOT, SHARED
+from .kubectl_support import kubectl, kubectl_env
 from .test_cli_e2e import Served, serve_process
 
 pytestmark = [pytest.mark.integration,
@@ -40,15 +41,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, sample_s3_root: Path) -> It
 
 @pytest.fixture(scope="module")
 def env(served: Served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """KUBECONFIG from serve, and discovery cached in a fresh directory (kubectl caches it for 6 h)."""
-    return served.env | {"KUBECACHEDIR": str(tmp_path_factory.mktemp("kube-cache"))}
-
-
-def kubectl(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["kubectl", *args], capture_output=True, text=True, env=env, timeout=240, cwd=ROOT)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+    return kubectl_env(served, tmp_path_factory.mktemp("kube-cache"))
 
 
 def changed_copy(tmp_path: Path, source: Path, old: str, new: str) -> Path:

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from .conftest import ROOT
+from .kubectl_support import kubectl, kubectl_env
 from .test_cli_e2e import Served, serve_process
-from .test_kubectl import kubectl
 from .test_lifecycle import SVM, isvc_yaml, runtime_yaml
 
 pytestmark = [pytest.mark.integration,
@@ -46,7 +46,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, sample_s3_root: Path) -> It
 
 @pytest.fixture(scope="module")
 def env(served: Served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return served.env | {"KUBECACHEDIR": str(tmp_path_factory.mktemp("kube-cache"))}
+    return kubectl_env(served, tmp_path_factory.mktemp("kube-cache"))
 
 
 def infer(served: Served, name: str) -> httpx.Response:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
+from .kubectl_support import kubectl, kubectl_env
 from .test_cli_e2e import BIN, Served, serve_process
-from .test_kubectl import kubectl
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (CI installs it)")]
@@ -42,7 +42,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, sample_s3_root: Path) -> It
 
 @pytest.fixture(scope="module")
 def env(served: Served, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return served.env | {"KUBECACHEDIR": str(tmp_path_factory.mktemp("kube-cache"))}
+    return kubectl_env(served, tmp_path_factory.mktemp("kube-cache"))
 
 
 def pod_names(env: dict[str, str]) -> list[str]:
