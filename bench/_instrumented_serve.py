@@ -27,10 +27,10 @@ from typing import Any, TextIO
 
 from emulator import cli
 from emulator.adapters.mlserver import MLServerAdapter
-from emulator.placement import Placement
+from emulator.placement.placement import Placement
+from emulator.placement.runtime_pool import RuntimePool
 from emulator.router.dataplane import DataPlane
 from emulator.router.wire import read_string_field
-from emulator.runtime_pool import RuntimePool
 from emulator.storage.puller import Puller
 
 __all__ = ["instrument"]

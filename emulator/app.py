@@ -30,15 +30,15 @@ from .launchers.process_reaper import remove_run_dir
 from .metrics import Metrics
 from .modelmesh_service import SERVICE_NAME as MODELMESH_SERVICE
 from .modelmesh_service import ModelMeshService
-from .placement import Placement
+from .placement.placement import Placement
+from .placement.runtime_pool import RuntimePool
 from .registry import Registry
 from .router import DataPlane
-from .router.grpc_server import start_grpc_server
+from .router.grpc.server import start_grpc_server
 from .router.payload_processors import PayloadProcessors, parse_payload_processors
-from .router.rest_proxy_link import UnreachableDataPlane, rest_proxy_refusal
-from .router.rest_server import build_rest_app
+from .router.rest.proxy_link import UnreachableDataPlane, rest_proxy_refusal
+from .router.rest.server import build_rest_app
 from .router.tls_config import load_tls_config
-from .runtime_pool import RuntimePool
 from .settings import Settings
 from .spec import Manifest, load_file, load_text, manifest_files
 from .storage.factory import build_puller

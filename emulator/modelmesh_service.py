@@ -14,10 +14,10 @@ from ._generated.mmesh import model_mesh_pb2 as pb
 from ._generated.mmesh import model_mesh_pb2_grpc as pb_grpc
 from .api_models import ApiModelInfo
 from .errors import EmulatorError, InvalidArgumentError
-from .model_state import ConcreteModel, ModelState
+from .placement.model_state import ConcreteModel, ModelState
 
 if TYPE_CHECKING:
-    from .placement import Placement, VModel
+    from .placement.placement import Placement, VModel
 
 __all__ = ["SERVICE_NAME", "ModelMeshService", "model_status_info", "vmodel_status_info"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .conftest import ROOT
-from .test_cli_e2e import Served
+from tests.conftest import ROOT
+from tests.test_cli_e2e import Served
 
 __all__ = ["kubectl", "kubectl_env"]
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from emulator.status import inference_service_status
+from emulator.placement.status import inference_service_status
 from emulator.testing import EmulatorThread
 
 __all__ = ["eventually", "isvc_status", "maybe_isvc_status", "wait_until_settled"]

@@ -16,8 +16,7 @@ from emulator.app import Emulator
 from emulator.kube.guard import BODY_LIMIT
 from emulator.kube.kubeconfig import KubeconfigError, read_kubeconfig, write_kubeconfig
 from emulator.settings import Settings
-
-from .test_control_manifests import isvc
+from tests.test_control_manifests import isvc
 
 ISVCS = "/apis/serving.kserve.io/v1beta1/namespaces/modelmesh-serving/inferenceservices"
 

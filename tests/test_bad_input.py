@@ -7,9 +7,8 @@ import pytest
 
 from emulator.errors import SpecError
 from emulator.testing import EmulatorThread
-
-from .model_status import wait_until_settled
-from .v2_client import expected_outputs, grpc_infer, grpc_request
+from tests.model_status import wait_until_settled
+from tests.v2_client import expected_outputs, grpc_infer, grpc_request
 
 pytestmark = pytest.mark.integration
 

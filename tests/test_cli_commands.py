@@ -18,9 +18,9 @@ import httpx
 import pytest
 import yaml
 
-from .conftest import ROOT
-from .test_cli_e2e import BIN, Served, serve_process
-from .v2_client import REQUESTS
+from tests.conftest import ROOT
+from tests.test_cli_e2e import BIN, Served, serve_process
+from tests.v2_client import REQUESTS
 
 pytestmark = pytest.mark.integration
 

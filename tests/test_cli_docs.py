@@ -9,9 +9,8 @@ import subprocess
 import pytest
 
 from emulator.control.cli_doc import PROGRAM, REGENERATE, command_helps, update
-
-from .conftest import ROOT
-from .test_cli_e2e import BIN
+from tests.conftest import ROOT
+from tests.test_cli_e2e import BIN
 
 CLI_MD = ROOT / "docs" / "cli.md"
 

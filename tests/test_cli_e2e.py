@@ -21,9 +21,8 @@ import pytest
 
 from emulator.kube.kubeconfig import read_kubeconfig
 from emulator.launchers.ports import free_port
-
-from .conftest import ROOT
-from .v2_client import expected_outputs
+from tests.conftest import ROOT
+from tests.v2_client import expected_outputs
 
 pytestmark = pytest.mark.integration
 

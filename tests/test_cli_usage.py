@@ -14,8 +14,7 @@ from emulator.cli import main
 from emulator.control.tables import human_duration
 from emulator.launchers.ports import free_port
 from emulator.settings import Settings
-
-from .test_cli_e2e import BIN
+from tests.test_cli_e2e import BIN
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,8 @@ import yaml
 
 from emulator.app import Emulator
 from emulator.settings import Settings
-
-from .conftest import ROOT
-from .test_control_manifests import RUNTIME, isvc
+from tests.conftest import ROOT
+from tests.test_control_manifests import RUNTIME, isvc
 
 ISVCS = "/apis/serving.kserve.io/v1beta1/namespaces/modelmesh-serving/inferenceservices"
 PREDICTORS = "/apis/serving.kserve.io/v1alpha1/namespaces/modelmesh-serving/predictors"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from emulator.settings import Settings
 from emulator.settings_doc import field_docstrings, render
-
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_docs_settings_md_is_up_to_date() -> None:

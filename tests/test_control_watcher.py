@@ -13,8 +13,7 @@ import pytest
 from emulator.control.manifests import ManifestSync
 from emulator.control.watcher import WatchedFiles, watch
 from emulator.registry import Registry
-
-from .test_control_manifests import RUNTIME, isvc
+from tests.test_control_manifests import RUNTIME, isvc
 
 WATCHER = "emulator.control.watcher"
 

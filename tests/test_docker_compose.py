@@ -20,9 +20,8 @@ import pytest
 
 from emulator.launchers.docker_labels import LABEL_OWNER
 from emulator.launchers.ports import free_port
-
-from .docker_support import RUNTIME_IMAGES, docker_client_or_skip, require_images, unavailable
-from .v2_client import REQUESTS, expected_outputs
+from tests.docker_support import RUNTIME_IMAGES, docker_client_or_skip, require_images, unavailable
+from tests.v2_client import REQUESTS, expected_outputs
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 

@@ -8,8 +8,7 @@ import pytest
 from emulator.errors import RuntimeStartError
 from emulator.launchers.factory import build_launcher
 from emulator.settings import Settings
-
-from .docker_support import docker_client_or_skip
+from tests.docker_support import docker_client_or_skip
 
 NO_DAEMON = "unix:///nonexistent/docker.sock"
 

@@ -19,12 +19,11 @@ import pytest
 from emulator.launchers.docker_labels import LABEL_INSTANCE, LABEL_OWNER, LABEL_RUNTIME, LABEL_SESSION
 from emulator.launchers.docker_site import boot_id, pid_namespace
 from emulator.launchers.ports import free_port
-from emulator.runtime_pool import RuntimeHandle
+from emulator.placement.runtime_pool import RuntimeHandle
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .docker_support import RUNTIME_IMAGES, docker_client_or_skip, require_images, session_containers
-from .v2_client import expected_outputs, grpc_infer, grpc_request, rest_request
+from tests.docker_support import RUNTIME_IMAGES, docker_client_or_skip, require_images, session_containers
+from tests.v2_client import expected_outputs, grpc_infer, grpc_request, rest_request
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 

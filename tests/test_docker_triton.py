@@ -16,15 +16,14 @@ import yaml
 from emulator.errors import RuntimeStartError
 from emulator.launchers.docker_labels import LABEL_RUNTIME
 from emulator.launchers.images import ImageResolver
-from emulator.runtime_pool import RuntimeHandle
+from emulator.placement.runtime_pool import RuntimeHandle
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread, InferError
-
-from .conftest import UPSTREAM_EXAMPLES
-from .docker_support import docker_client_or_skip, require_images
-from .model_status import eventually, wait_until_settled
-from .sample_buckets import sample_bucket
-from .test_triton import A, B, assert_add_sub_answers_over_grpc_and_rest, isvc_yaml, triton_models
+from tests.conftest import UPSTREAM_EXAMPLES
+from tests.docker_support import docker_client_or_skip, require_images
+from tests.model_status import eventually, wait_until_settled
+from tests.sample_buckets import sample_bucket
+from tests.test_triton import A, B, assert_add_sub_answers_over_grpc_and_rest, isvc_yaml, triton_models
 
 MANIFEST = UPSTREAM_EXAMPLES / "testdata" / "config" / "runtimes" / "triton-2.x.yaml"
 UPSTREAM_IMAGE = "nvcr.io/nvidia/tritonserver:23.04-py3"

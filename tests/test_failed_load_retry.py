@@ -10,8 +10,8 @@ from typing import Any
 import grpc
 import pytest
 
-from emulator.model_state import ConcreteModel, FailureInfo, ModelState
-from emulator.placement_failures import FailedLoads
+from emulator.placement.failures import FailedLoads
+from emulator.placement.model_state import ConcreteModel, FailureInfo, ModelState
 from emulator.settings import Settings
 
 MINUTE = 60.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.instance_cache import UNIT_SIZE, InstanceCache, units
+from emulator.placement.instance_cache import UNIT_SIZE, InstanceCache, units
 
 MIB = 1024 * 1024
 

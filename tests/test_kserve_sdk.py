@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
-from .test_cli_e2e import Served, serve_process
+from tests.conftest import ROOT
+from tests.test_cli_e2e import Served, serve_process
 
 pytestmark = pytest.mark.integration
 

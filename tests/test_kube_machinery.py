@@ -21,8 +21,7 @@ from emulator.kube.protobuf import MAGIC, decode_object
 from emulator.kube.resources import RESOURCES, Resource, resource_for_kind
 from emulator.kube.selectors import SelectorError, matcher
 from emulator.spec.kinds import MODEL_BY_KIND
-
-from .conftest import SHARED, UPSTREAM_EXAMPLES
+from tests.conftest import SHARED, UPSTREAM_EXAMPLES
 
 CRDS = SHARED / "modelmesh-crds"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT
-from .test_cli_e2e import Served, serve_process
+from tests.conftest import ROOT
+from tests.test_cli_e2e import Served, serve_process
 
 kubernetes = pytest.importorskip("kubernetes", reason="the kubernetes client is in the test extras")
 from kubernetes import client as k8s  # noqa: E402

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT, SHARED
-from .kubectl_support import kubectl, kubectl_env
-from .test_cli_e2e import Served, serve_process
+from tests.conftest import ROOT, SHARED
+from tests.kubectl_support import kubectl, kubectl_env
+from tests.test_cli_e2e import Served, serve_process
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (CI installs it)")]

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ROOT
-from .kubectl_support import kubectl, kubectl_env
-from .test_cli_e2e import Served, serve_process
-from .test_lifecycle import SVM, isvc_yaml, runtime_yaml
+from tests.conftest import ROOT
+from tests.kubectl_support import kubectl, kubectl_env
+from tests.test_cli_e2e import Served, serve_process
+from tests.test_lifecycle import SVM, isvc_yaml, runtime_yaml
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (CI installs it)")]

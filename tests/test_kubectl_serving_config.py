@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
-from .kubectl_support import kubectl, kubectl_env
-from .test_cli_e2e import BIN, Served, serve_process
+from tests.conftest import ROOT
+from tests.kubectl_support import kubectl, kubectl_env
+from tests.test_cli_e2e import BIN, Served, serve_process
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (CI installs it)")]

@@ -15,10 +15,9 @@ from mlserver.grpc import dataplane_pb2
 
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import ROOT
-from .model_status import isvc_status, maybe_isvc_status, wait_until_settled
-from .v2_client import expected_outputs, grpc_infer, grpc_request
+from tests.conftest import ROOT
+from tests.model_status import isvc_status, maybe_isvc_status, wait_until_settled
+from tests.v2_client import expected_outputs, grpc_infer, grpc_request
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from emulator.load_queue import LoadQueue, LoadTicket
+from emulator.placement.load_queue import LoadQueue, LoadTicket
 
 
 async def run_in_queue(queue: LoadQueue, tickets: dict[str, LoadTicket], order: list[str],

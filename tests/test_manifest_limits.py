@@ -15,8 +15,7 @@ from emulator.control.watcher import WatchedFiles
 from emulator.errors import InvalidArgumentError, SpecError
 from emulator.registry import Registry
 from emulator.spec import DEFAULT_MAX_MANIFEST_BYTES, load_file, load_text, parse_document
-
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 RUNTIME_HEAD = """\
 apiVersion: serving.kserve.io/v1alpha1

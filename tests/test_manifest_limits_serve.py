@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ROOT
-from .test_cli_e2e import Served, serve_process
-from .test_manifest_limits import ALIAS_BOMB, RUNTIME_HEAD, nested
+from tests.conftest import ROOT
+from tests.test_cli_e2e import Served, serve_process
+from tests.test_manifest_limits import ALIAS_BOMB, RUNTIME_HEAD, nested
 
 pytestmark = pytest.mark.integration
 

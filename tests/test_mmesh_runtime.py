@@ -18,9 +18,8 @@ import pytest
 from emulator._generated.mmesh import model_mesh_pb2, model_mesh_pb2_grpc
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import ROOT
-from .model_status import eventually, isvc_status, wait_until_settled
+from tests.conftest import ROOT
+from tests.model_status import eventually, isvc_status, wait_until_settled
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,9 @@ import pytest
 
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .api_support import kubeconfig_for
-from .conftest import ROOT
-from .model_status import wait_until_settled
+from tests.api_support import kubeconfig_for
+from tests.conftest import ROOT
+from tests.model_status import wait_until_settled
 
 pytestmark = pytest.mark.integration
 

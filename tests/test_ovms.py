@@ -15,10 +15,9 @@ from emulator.adapters.ovms_layout import model_config_list, write_ovms_layout
 from emulator.adapters.triton_layout import LayoutError
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import UPSTREAM_EXAMPLES
-from .docker_support import docker_client_or_skip
-from .model_status import wait_until_settled
+from tests.conftest import UPSTREAM_EXAMPLES
+from tests.docker_support import docker_client_or_skip
+from tests.model_status import wait_until_settled
 
 
 def as_seen_by_runtime(path: Path) -> str:

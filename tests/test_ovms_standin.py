@@ -15,11 +15,10 @@ import pytest
 from emulator.launchers.ovms_standin.tfs_protos import DT, PredictRequest, PredictResponse
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread, InferError
-
-from .api_support import kubeconfig_for
-from .model_status import wait_until_settled
-from .test_triton_standins import PREDICTORS, TESTDATA, mnist_image, model_metadata
-from .test_upstream_mlserver_formats import MUSHROOM
+from tests.api_support import kubeconfig_for
+from tests.model_status import wait_until_settled
+from tests.test_triton_standins import PREDICTORS, TESTDATA, mnist_image, model_metadata
+from tests.test_upstream_mlserver_formats import MUSHROOM
 
 pytestmark = pytest.mark.integration
 

@@ -26,9 +26,8 @@ from emulator.router.payload_processors import PayloadProcessors, parse_payload_
 from emulator.router.payload_records import PayloadRecord
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import ROOT
-from .v2_client import expected_outputs, grpc_infer, grpc_request, rest_request
+from tests.conftest import ROOT
+from tests.v2_client import expected_outputs, grpc_infer, grpc_request, rest_request
 
 ISVC = "example-sklearn-mnist-svm"
 

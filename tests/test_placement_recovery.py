@@ -17,12 +17,11 @@ from emulator.control.views import model_placement
 from emulator.launchers.ports import free_port
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import BUCKET, ROOT
-from .model_status import eventually, isvc_status, wait_until_settled
-from .s3_server import S3Server
-from .test_lifecycle import SVM, instance_bytes, isvc_yaml, loaded_models, predict, runtime_yaml
-from .v2_client import expected_outputs
+from tests.conftest import BUCKET, ROOT
+from tests.model_status import eventually, isvc_status, wait_until_settled
+from tests.s3_server import S3Server
+from tests.test_lifecycle import SVM, instance_bytes, isvc_yaml, loaded_models, predict, runtime_yaml
+from tests.v2_client import expected_outputs
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,7 @@ import pytest
 
 from emulator.testing import EmulatorThread
 from emulator.testing.tensors import DATATYPES
-
-from .v2_client import expected_outputs, rest_request
+from tests.v2_client import expected_outputs, rest_request
 
 pytest_plugins = ["pytester"]
 

@@ -19,12 +19,11 @@ from emulator.launchers.ports import free_port
 from emulator.launchers.process_reaper import STATE_FILE
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import ROOT
-from .model_status import eventually, wait_until_settled
-from .test_cli_e2e import serve_process
-from .test_lifecycle import SVM, isvc_yaml, predict, runtime_yaml
-from .v2_client import grpc_infer, grpc_request
+from tests.conftest import ROOT
+from tests.model_status import eventually, wait_until_settled
+from tests.test_cli_e2e import serve_process
+from tests.test_lifecycle import SVM, isvc_yaml, predict, runtime_yaml
+from tests.v2_client import grpc_infer, grpc_request
 
 pytestmark = pytest.mark.integration
 

@@ -18,11 +18,10 @@ from emulator.launchers.process_group import InstanceProcesses
 from emulator.launchers.process_reaper import STATE_FILE, reap_leftovers, remove_run_dir
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import ROOT
-from .model_status import eventually
-from .test_cli_e2e import serve_process
-from .v2_client import grpc_infer, grpc_request
+from tests.conftest import ROOT
+from tests.model_status import eventually
+from tests.test_cli_e2e import serve_process
+from tests.v2_client import grpc_infer, grpc_request
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from emulator.errors import ModelNotFoundError
-from emulator.router.rest_body import RequestTooLargeError, read_body
-from emulator.router.rest_server import build_rest_app
+from emulator.router.rest.body import RequestTooLargeError, read_body
+from emulator.router.rest.server import build_rest_app
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 

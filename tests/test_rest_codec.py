@@ -14,14 +14,14 @@ import pytest
 from mlserver.grpc import dataplane_pb2 as pb
 
 from emulator.errors import InvalidArgumentError
-from emulator.router.rest_codec import (
+from emulator.router.rest.codec import (
     RestCodecError,
     RestMarshalError,
     infer_request_from_json,
     infer_response_to_json,
     model_metadata_to_json,
 )
-from emulator.router.rest_request import MAX_DATA_NESTING
+from emulator.router.rest.request import MAX_DATA_NESTING
 from emulator.router.status_map import GRPC_TO_HTTP, error_body, http_status
 
 DIGIT = [0.0, 0.0, 1.0, 11.0, 14.0, 15.0, 3.0, 0.0, 0.0, 1.0, 13.0, 16.0, 12.0, 16.0, 8.0, 0.0,

@@ -16,11 +16,10 @@ import pytest
 
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .model_status import eventually, isvc_status, wait_until_settled
-from .test_lifecycle import SVM, digit_request, isvc_yaml, predict, runtime_yaml
-from .test_process_cleanup import runtime_processes
-from .v2_client import grpc_infer
+from tests.model_status import eventually, isvc_status, wait_until_settled
+from tests.test_lifecycle import SVM, digit_request, isvc_yaml, predict, runtime_yaml
+from tests.test_process_cleanup import runtime_processes
+from tests.v2_client import grpc_infer
 
 pytestmark = pytest.mark.integration
 
@@ -238,7 +237,7 @@ def test_while_the_new_spec_cannot_start_the_old_instances_keep_serving(
         assert predict(emu, "patient") == [8]
         before = pods(emu)
 
-        with caplog.at_level(logging.WARNING, logger="emulator.placement"):
+        with caplog.at_level(logging.WARNING, logger="emulator.placement.placement"):
             emu.apply_text(runtime_yaml("stuck", "sklearn", memory="1Gi",
                                         env={"MLSERVER_PARALLEL_WORKERS": "not-a-number"}))
             wait_for(lambda: any("new instances do not start" in r.getMessage() for r in caplog.records))

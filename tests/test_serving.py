@@ -8,8 +8,7 @@ import pytest
 from mlserver.grpc import dataplane_pb2, dataplane_pb2_grpc
 
 from emulator.testing import EmulatorThread
-
-from .v2_client import expected_outputs, grpc_request, rest_request
+from tests.v2_client import expected_outputs, grpc_request, rest_request
 
 pytestmark = pytest.mark.integration
 

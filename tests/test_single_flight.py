@@ -10,9 +10,8 @@ import pytest
 
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import ROOT
-from .v2_client import expected_outputs, grpc_infer, grpc_request
+from tests.conftest import ROOT
+from tests.v2_client import expected_outputs, grpc_infer, grpc_request
 
 pytestmark = pytest.mark.integration
 

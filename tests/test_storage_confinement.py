@@ -13,8 +13,7 @@ from emulator.spec import load_text
 from emulator.storage import EMBEDDED_STORAGE_CONFIG, Puller
 from emulator.storage.factory import build_puller
 from emulator.storage.s3 import object_target
-
-from .storage_support import pull
+from tests.storage_support import pull
 
 BUCKET = "modelmesh-example-models"
 SECRET = b"outside the roots"

@@ -13,13 +13,12 @@ import yaml
 
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import ROOT, UPSTREAM_EXAMPLES
-from .file_server import FileServer
-from .model_status import wait_until_settled
-from .s3_server import S3Server
-from .tls_certs import TestCA
-from .v2_client import grpc_infer, grpc_request
+from tests.conftest import ROOT, UPSTREAM_EXAMPLES
+from tests.file_server import FileServer
+from tests.model_status import wait_until_settled
+from tests.s3_server import S3Server
+from tests.tls_certs import TestCA
+from tests.v2_client import grpc_infer, grpc_request
 
 pytestmark = pytest.mark.integration
 

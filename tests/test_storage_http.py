@@ -14,10 +14,9 @@ from emulator.spec.storage_uri import parse_storage_uri
 from emulator.storage import Puller
 from emulator.storage.factory import build_puller
 from emulator.storage.http import parse_headers, request_url
-
-from .file_server import FileServer
-from .storage_support import pull, tree
-from .tls_certs import TestCA
+from tests.file_server import FileServer
+from tests.storage_support import pull, tree
+from tests.tls_certs import TestCA
 
 MODEL = b"joblib-bytes"
 

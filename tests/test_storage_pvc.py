@@ -11,8 +11,7 @@ from emulator.settings import Settings
 from emulator.spec.storage_uri import parse_storage_uri
 from emulator.storage import Puller
 from emulator.storage.factory import build_puller
-
-from .storage_support import pull
+from tests.storage_support import pull
 
 PVC_CONFIG = {"pvc1": {"type": "pvc", "name": "models-pvc-1"}, "pvc2": {"type": "pvc", "name": "models-pvc-2"}}
 MODEL = "sklearn/mnist-svm.joblib"

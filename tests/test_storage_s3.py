@@ -22,10 +22,9 @@ from emulator.storage.local import LocalBucketProvider
 from emulator.storage.retry import RetryPolicy, TransientStorageError
 from emulator.storage.s3 import S3Provider, wanted_object
 from emulator.storage.s3_client import S3ClientCache, S3Connection, s3_error
-
-from .s3_server import QUICKSTART_ACCESS_KEY, QUICKSTART_SECRET_KEY, S3Server
-from .storage_support import pull, tree
-from .tls_certs import TestCA
+from tests.s3_server import QUICKSTART_ACCESS_KEY, QUICKSTART_SECRET_KEY, S3Server
+from tests.storage_support import pull, tree
+from tests.tls_certs import TestCA
 
 BUCKET = "puller-tests"  # moto's buckets are process-wide: the end-to-end tests own modelmesh-example-models
 OBJECTS = {

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
-from .test_cli_e2e import BIN, Served, serve_process
-from .v2_client import expected_outputs
+from tests.conftest import ROOT
+from tests.test_cli_e2e import BIN, Served, serve_process
+from tests.v2_client import expected_outputs
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from cryptography.x509.oid import NameOID
 
 from emulator.control.tls_files import make_tls_files
 from emulator.launchers.ports import free_port
-from emulator.router.grpc_server import start_grpc_server
-from emulator.router.rest_proxy_link import rest_proxy_refusal
+from emulator.router.grpc.server import start_grpc_server
+from emulator.router.rest.proxy_link import rest_proxy_refusal
 from emulator.router.tls_config import TlsConfigError, load_tls_config
 
 

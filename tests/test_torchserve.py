@@ -17,10 +17,9 @@ import pytest
 from emulator._generated.torchserve import inference_pb2, inference_pb2_grpc, management_pb2, management_pb2_grpc
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import UPSTREAM_EXAMPLES
-from .model_status import eventually, wait_until_settled
-from .sample_buckets import sample_bucket
+from tests.conftest import UPSTREAM_EXAMPLES
+from tests.model_status import eventually, wait_until_settled
+from tests.sample_buckets import sample_bucket
 
 pytestmark = pytest.mark.integration
 

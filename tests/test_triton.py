@@ -17,10 +17,9 @@ from emulator.launchers.triton_dist import find_triton
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread, InferError
 from emulator.v2_protos import dataplane_pb2
-
-from .conftest import UPSTREAM_EXAMPLES
-from .model_status import eventually, isvc_status, wait_until_settled
-from .sample_buckets import sample_bucket
+from tests.conftest import UPSTREAM_EXAMPLES
+from tests.model_status import eventually, isvc_status, wait_until_settled
+from tests.sample_buckets import sample_bucket
 
 pytestmark = pytest.mark.integration
 

@@ -21,12 +21,11 @@ from emulator.launchers.triton_dist import find_triton
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread, InferError
 from emulator.v2_protos import GRPCInferenceServiceStub, dataplane_pb2
-
-from .api_support import kubeconfig_for
-from .conftest import UPSTREAM_EXAMPLES
-from .model_status import wait_until_settled
-from .test_triton import triton_models
-from .test_upstream_mlserver_formats import MUSHROOM
+from tests.api_support import kubeconfig_for
+from tests.conftest import UPSTREAM_EXAMPLES
+from tests.model_status import wait_until_settled
+from tests.test_triton import triton_models
+from tests.test_upstream_mlserver_formats import MUSHROOM
 
 pytestmark = pytest.mark.integration
 

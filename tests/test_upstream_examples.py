@@ -10,10 +10,9 @@ import pytest
 
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import UPSTREAM_EXAMPLES
-from .model_status import wait_until_settled
-from .v2_client import grpc_infer, grpc_request, rest_request
+from tests.conftest import UPSTREAM_EXAMPLES
+from tests.model_status import wait_until_settled
+from tests.v2_client import grpc_infer, grpc_request, rest_request
 
 pytestmark = pytest.mark.integration
 

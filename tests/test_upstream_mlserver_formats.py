@@ -12,9 +12,8 @@ import pytest
 
 from emulator.settings import Settings
 from emulator.testing import EmulatorThread
-
-from .conftest import UPSTREAM_EXAMPLES
-from .model_status import wait_until_settled
+from tests.conftest import UPSTREAM_EXAMPLES
+from tests.model_status import wait_until_settled
 
 pytestmark = pytest.mark.integration
 

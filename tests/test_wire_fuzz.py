@@ -18,10 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.router.rest_types import TYPES
-
-from .v2_client import REQUESTS, grpc_request
-from .wire_support import RUNTIME_PREFIX, SKLEARN, RouterProcess, serve_router
+from emulator.router.rest.types import TYPES
+from tests.v2_client import REQUESTS, grpc_request
+from tests.wire_support import RUNTIME_PREFIX, SKLEARN, RouterProcess, serve_router
 
 pytestmark = pytest.mark.integration
 

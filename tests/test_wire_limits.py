@@ -12,8 +12,8 @@ import grpc
 import httpx
 import pytest
 
-from .v2_client import REQUESTS
-from .wire_support import SKLEARN, RouterProcess, serve_router
+from tests.v2_client import REQUESTS
+from tests.wire_support import SKLEARN, RouterProcess, serve_router
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from ..errors import InvalidArgumentError, SpecError
 from ..kube.objects import now_rfc3339
 from ..kube.patch import PatchError, apply_patch
 from ..kube.resources import Resource
-from ..runtime_pool import runtime_key
+from ..placement.runtime_pool import runtime_key
 from ..serving_config import CONFIG_KEY, CONFIGMAP_NAME, explicit_settings, parse_serving_config
 from .kube_status import AlreadyExistsError, NotFoundError, success
 from .request_body import decode_body, media_type

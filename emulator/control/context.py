@@ -8,9 +8,9 @@ from ..kube.objects import ObjectKey, ObjectStamps
 
 if TYPE_CHECKING:
     from ..events import EventRecorder
-    from ..placement import Placement
+    from ..placement.placement import Placement
+    from ..placement.runtime_pool import RuntimePool
     from ..registry import Registry
-    from ..runtime_pool import RuntimePool
     from ..settings import Settings
     from ..spec import Manifest
     from .manifests import ManifestSync

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..model_state import ConcreteModel
+from ..placement.model_state import ConcreteModel
 
 if TYPE_CHECKING:
     from .context import ApiContext

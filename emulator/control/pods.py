@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 
 from ..errors import InvalidArgumentError
 from ..kube.selectors import SelectorError, matcher
-from ..runtime_pool import RuntimeHandle, runtime_key
+from ..placement.runtime_pool import RuntimeHandle, runtime_key
 from .kube_status import NotFoundError, success
 from .tables import TABLE_MEDIA_TYPE, human_duration, wants_table
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..runtime_pool import runtime_key
+from ..placement.runtime_pool import runtime_key
 from ..spec import ServingRuntime
 from .pods import pod_name
 

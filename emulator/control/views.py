@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..model_state import ConcreteModel, ModelState
-from ..placement import VModel
-from ..runtime_pool import RuntimeHandle, runtime_key
+from ..placement.model_state import ConcreteModel, ModelState
+from ..placement.placement import VModel
+from ..placement.runtime_pool import RuntimeHandle, runtime_key
+from ..placement.status import inference_service_status
 from ..spec import InferenceService, Manifest, Predictor, ServingRuntime
-from ..status import inference_service_status
 from .runtime_status import runtime_status
 
 if TYPE_CHECKING:

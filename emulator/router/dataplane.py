@@ -19,9 +19,9 @@ import grpc
 
 from ..errors import EmulatorError, InvalidArgumentError, UnsupportedError
 from ..metrics import Metrics
-from ..model_state import LoadedCopy
-from ..placement import Placement
-from ..runtime_pool import RuntimeHandle
+from ..placement.model_state import LoadedCopy
+from ..placement.placement import Placement
+from ..placement.runtime_pool import RuntimeHandle
 from .payload_processors import PayloadProcessors
 from .payload_records import PayloadRecord
 from .wire import WireFormatError, read_string_field, replace_string_field

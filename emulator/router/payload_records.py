@@ -16,7 +16,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from ..v2_protos import dataplane_pb2 as pb
-from .rest_response import infer_response_to_json
+from .rest.response import infer_response_to_json
 
 __all__ = ["PayloadRecord", "decoded_json", "http_body", "logger_line"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..app import Emulator
-from ..model_state import ModelState
+from ..placement.model_state import ModelState
 from ..settings import Settings
 from .client import InferResult, V2Client
 from .errors import check_applied

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..model_state import ModelState
-from ..status import inference_service_status
+from ..placement.model_state import ModelState
+from ..placement.status import inference_service_status
 from .errors import ModelStateError
 
 if TYPE_CHECKING:

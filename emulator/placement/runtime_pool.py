@@ -18,14 +18,14 @@ from pathlib import Path
 
 import grpc
 
-from .adapters import SPI_ADAPTER, AdapterFactory, RuntimeAdapter, RuntimeStatus
-from .adapters.runtime_env import adapter_env
-from .errors import RuntimeStartError, UnsupportedError
-from .events import EventRecorder
+from ..adapters import SPI_ADAPTER, AdapterFactory, RuntimeAdapter, RuntimeStatus
+from ..adapters.runtime_env import adapter_env
+from ..errors import RuntimeStartError, UnsupportedError
+from ..events import EventRecorder
+from ..launchers import Launcher, RuntimeInstance
+from ..launchers.process import SOURCE_ANNOTATION
+from ..spec import ServingRuntime
 from .instance_cache import InstanceCache
-from .launchers import Launcher, RuntimeInstance
-from .launchers.process import SOURCE_ANNOTATION
-from .spec import ServingRuntime
 
 __all__ = ["Detached", "RuntimeHandle", "RuntimePool", "pod_template", "runtime_key"]
 

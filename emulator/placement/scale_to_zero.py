@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import logging
 
-from .errors import EmulatorError
-from .registry import RegisteredModel
+from ..errors import EmulatorError
+from ..registry import RegisteredModel
+from ..spec import ServingRuntime
 from .runtime_pool import runtime_key
-from .spec import ServingRuntime
 
 __all__ = ["ScaleToZero"]
 

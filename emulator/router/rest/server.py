@@ -16,13 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import EmulatorError
-from ..v2_protos import dataplane_pb2
-from .dataplane import DataPlane, check_message_size
-from .rest_body import RequestTooLargeError, body_limit, read_body
-from .rest_codec import infer_request_from_json, infer_response_to_json, model_metadata_to_json
-from .rest_fastpath import InferFastPath
-from .status_map import error_json, http_status
+from ...errors import EmulatorError
+from ...v2_protos import dataplane_pb2
+from ..dataplane import DataPlane, check_message_size
+from ..status_map import error_json, http_status
+from .body import RequestTooLargeError, body_limit, read_body
+from .codec import infer_request_from_json, infer_response_to_json, model_metadata_to_json
+from .fastpath import InferFastPath
 
 __all__ = ["OFFLOAD_BYTES", "build_rest_app", "infer_json"]
 

@@ -10,9 +10,9 @@ EmitUnpopulated=false (int64 shapes as strings). Error texts follow the Go ones.
 
 from __future__ import annotations
 
-from .rest_request import infer_request_from_json
-from .rest_response import infer_response_to_json, model_metadata_to_json
-from .rest_types import RestCodecError, RestMarshalError
+from .request import infer_request_from_json
+from .response import infer_response_to_json, model_metadata_to_json
+from .types import RestCodecError, RestMarshalError
 
 __all__ = [
     "RestCodecError",

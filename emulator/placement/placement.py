@@ -15,25 +15,25 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .adapters import LoadRequest, SpiRuntimeAdapter
-from .errors import LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
-from .events import EventRecorder
+from ..adapters import LoadRequest, SpiRuntimeAdapter
+from ..errors import LoadTimeoutError, ModelLoadError, ModelNotFoundError, RuntimeStartError
+from ..events import EventRecorder
+from ..metrics import InstanceGauges, Metrics, ModelCounts
+from ..registry import RegisteredModel, Registry
+from ..settings import Settings
+from ..spec import ServingRuntime
+from ..storage import EMBEDDED_STORAGE_CONFIG, PulledModel, Puller, resolve_storage
+from .api import ApiModelRecord, ApiModels
+from .events import PlacementEvents
+from .failures import FailedLoads
 from .instance_cache import UNIT_SIZE, units
 from .load_queue import LoadQueues, LoadTicket
-from .metrics import InstanceGauges, Metrics, ModelCounts
 from .model_state import ConcreteModel, LoadedCopy, ModelState
-from .placement_api import ApiModelRecord, ApiModels
-from .placement_events import PlacementEvents
-from .placement_failures import FailedLoads
-from .placement_runtime_changes import RuntimeChanges
-from .placement_scale_to_zero import ScaleToZero
-from .placement_second_copies import SecondCopies
-from .placement_unloading import Unloading
-from .registry import RegisteredModel, Registry
+from .runtime_changes import RuntimeChanges
 from .runtime_pool import RuntimeHandle, RuntimePool, runtime_key
-from .settings import Settings
-from .spec import ServingRuntime
-from .storage import EMBEDDED_STORAGE_CONFIG, PulledModel, Puller, resolve_storage
+from .scale_to_zero import ScaleToZero
+from .second_copies import SecondCopies
+from .unloading import Unloading
 
 __all__ = ["Placement", "VModel"]
 

@@ -6,15 +6,15 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from .events import EventRecorder
+from ..events import EventRecorder
 from .runtime_pool import runtime_key
 
 if TYPE_CHECKING:
+    from ..registry import RegisteredModel, Registry
+    from ..spec import ServingRuntime
+    from ..storage import PulledModel
     from .model_state import ConcreteModel
-    from .registry import RegisteredModel, Registry
     from .runtime_pool import RuntimeHandle, RuntimePool
-    from .spec import ServingRuntime
-    from .storage import PulledModel
 
 __all__ = ["PlacementEvents"]
 

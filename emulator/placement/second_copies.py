@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..spec import ServingRuntime
 from .model_state import ConcreteModel
-from .spec import ServingRuntime
 
 __all__ = ["SecondCopies"]
 

@@ -9,10 +9,10 @@ import asyncio
 import contextlib
 import logging
 
-from .errors import EmulatorError
+from ..errors import EmulatorError
+from ..spec import ServingRuntime
 from .model_state import ConcreteModel, ModelState
 from .runtime_pool import Detached, RuntimeHandle, runtime_key
-from .spec import ServingRuntime
 
 __all__ = ["RuntimeChanges"]
 

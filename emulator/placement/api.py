@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from .api_models import API_VMODEL_KIND, ApiModelInfo, api_registered_model
-from .errors import EmulatorError, InvalidArgumentError, ModelNotFoundError
+from ..api_models import API_VMODEL_KIND, ApiModelInfo, api_registered_model
+from ..errors import EmulatorError, InvalidArgumentError, ModelNotFoundError
 from .model_state import ConcreteModel, ModelState
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ..errors import EmulatorError
-from ..v2_protos import dataplane_pb2
-from .dataplane import ID_EXTRACTION_PATHS, STREAMING_METHODS, DataPlane, check_message_size
-from .tls_config import TlsConfig
+from ...errors import EmulatorError
+from ...v2_protos import dataplane_pb2
+from ..dataplane import ID_EXTRACTION_PATHS, STREAMING_METHODS, DataPlane, check_message_size
+from ..tls_config import TlsConfig
 
 __all__ = ["start_grpc_server"]
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..v2_protos import dataplane_pb2 as pb
-from .rest_types import (
+from ...v2_protos import dataplane_pb2 as pb
+from .types import (
     NUMPY_OPTION,
     TYPES,
     RestMarshalError,

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from ..errors import EmulatorError
+from ...errors import EmulatorError
 
 __all__ = ["BODY_PER_MESSAGE", "CLOSE_CONNECTION", "RequestTooLargeError", "body_limit", "read_body"]
 

@@ -12,9 +12,9 @@ import contextlib
 import logging
 import time
 
+from ..storage import Puller
 from .model_state import ConcreteModel, LoadedCopy, ModelState
 from .runtime_pool import RuntimeHandle
-from .storage import Puller
 
 __all__ = ["Unloading"]
 

@@ -10,7 +10,7 @@ import grpc
 import numpy as np
 import orjson
 
-from ..errors import EmulatorError, InvalidArgumentError
+from ...errors import EmulatorError, InvalidArgumentError
 
 __all__ = ["TYPES", "DatatypeSpec", "RestCodecError", "RestMarshalError", "element_count", "packed_contents"]
 

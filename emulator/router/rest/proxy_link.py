@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import grpc
 
-from ..errors import EmulatorError
-from .tls_config import TlsConfig
+from ...errors import EmulatorError
+from ..tls_config import TlsConfig
 
 __all__ = ["RestProxyUnavailableError", "UnreachableDataPlane", "rest_proxy_refusal"]
 

@@ -10,8 +10,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..registry import RegisteredModel
     from .load_queue import LoadTicket
-    from .registry import RegisteredModel
     from .runtime_pool import RuntimeHandle
 
 __all__ = ["ConcreteModel", "FailureInfo", "LoadedCopy", "ModelState", "TransitionStatus"]

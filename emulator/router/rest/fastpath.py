@@ -12,9 +12,9 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .dataplane import DataPlane
-from .rest_body import CLOSE_CONNECTION, RequestTooLargeError, read_body
-from .status_map import error_json
+from ..dataplane import DataPlane
+from ..status_map import error_json
+from .body import CLOSE_CONNECTION, RequestTooLargeError, read_body
 
 __all__ = ["INFER_PATH", "InferFastPath"]
 

@@ -14,7 +14,7 @@ import logging
 import math
 import time
 
-from .errors import EmulatorError, ModelLoadError, RuntimeStartError
+from ..errors import EmulatorError, ModelLoadError, RuntimeStartError
 from .model_state import ConcreteModel, FailureInfo, ModelState
 from .runtime_pool import RuntimeHandle
 
