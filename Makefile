@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Beside nvidia-pytriton it holds what the emulator's stand-in backends run (onnxruntime, torch, xgboost, lightgbm:
 # emulator/launchers/triton_standins/; about 1.4 GB installed, torch's CPU wheel most of it).
 TRITON_VENV ?= .venv-triton
-# The KServe SDK would upgrade FastAPI/Starlette under the emulator: tests/test_kserve_sdk.py runs it from here.
+# The KServe SDK would upgrade FastAPI/Starlette under the emulator: tests/kube/test_kserve_sdk.py runs it from here.
 KSERVE_VENV ?= .venv-kserve
 TRITON_PACKAGES := nvidia-pytriton 'numpy<2' onnxruntime 'torch==2.13.0' xgboost-cpu lightgbm
 

@@ -27,7 +27,7 @@ _HEADER = """\
 # Settings reference
 
 Generated from `emulator/settings.py` by `python -m emulator.settings_doc > docs/settings.md`; do not edit by
-hand (`tests/test_control_settings_doc.py` fails when this page is stale).
+hand (`tests/control/test_control_settings_doc.py` fails when this page is stale).
 
 Every setting is an environment variable with the prefix `MMEMU_` (`MMEMU_GRPC_PORT=9033`). List values are
 JSON (`MMEMU_BUILT_IN_SERVER_TYPES='["mlserver"]'`). `modelmesh-emulator serve` options, where a setting has

@@ -1,4 +1,4 @@
-"""For tests/test_docker_*.py: a Docker client, or a skip with the reason (a failure under MMEMU_REQUIRE_DOCKER=1,
+"""For tests/*/test_docker_*.py: a Docker client, or a skip with the reason (a failure under MMEMU_REQUIRE_DOCKER=1,
 as in CI, where a missing daemon or image is a broken setup rather than a developer machine without Docker)."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.test_cli_e2e import Served
+from tests.control.test_cli_e2e import Served
 
 __all__ = ["kubectl", "kubectl_env"]
 

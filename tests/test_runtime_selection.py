@@ -18,7 +18,7 @@ from emulator.launchers.upstream_images import kustomize_image
 from emulator.registry import Registry, RuntimeSelectionError
 from emulator.spec import ServingRuntime, load_paths, load_text
 from tests.conftest import ROOT, UPSTREAM_EXAMPLES
-from tests.test_cli_e2e import BIN, Served, serve_process
+from tests.control.test_cli_e2e import BIN, Served, serve_process
 
 RUNTIMES = UPSTREAM_EXAMPLES / "testdata" / "config" / "runtimes"
 UPSTREAM_NAMES = ["mlserver-1.x", "ovms-1.x", "torchserve-0.x", "triton-2.x"]

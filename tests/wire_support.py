@@ -14,7 +14,7 @@ import httpx
 
 from emulator.launchers.ports import free_port
 from tests.conftest import ROOT
-from tests.test_cli_e2e import BIN, Served
+from tests.control.test_cli_e2e import BIN, Served
 from tests.v2_client import grpc_infer, grpc_request
 
 __all__ = ["RUNTIME_PREFIX", "SKLEARN", "RouterProcess", "serve_router"]

@@ -2,7 +2,7 @@
 
 docs/cli.md is written by hand except for one block per command, between `<!-- help: COMMAND -->` and
 `<!-- end help -->` (COMMAND `modelmesh-emulator` for the top level). Rewrite them with
-`python -m emulator.control.cli_doc docs/cli.md`; `tests/test_cli_docs.py` fails when one is stale.
+`python -m emulator.control.cli_doc docs/cli.md`; `tests/control/test_cli_docs.py` fails when one is stale.
 """
 
 from __future__ import annotations
